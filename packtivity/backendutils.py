@@ -1,0 +1,288 @@
+"""Backends from strings, proxies from JSON.
+
+``backend_from_string("multiproc:4")`` returns ``(is_sync, backend)``.  Built-in names:
+``defaultsync``, ``foregroundasync``, ``multiproc:N|auto``, ``externalasync:default``,
+``py:module:Class``, ``fromenv`` (``PACKTIVITY_ASYNCBACKEND=module:Backend:Proxy``).  Any other
+name is looked up among the ``packtivity.backends`` entry points (the part before the first
+``:``): an entry point is a factory ``(backendstring, backendopts) -> (is_sync, backend)``, so a
+new backend is a new package and no change here.  ``PACKTIVITY_ASYNCBACKEND_OPTS`` names a YAML
+file whose mapping is added to the backend options.
+
+``load_proxy(jsondata)`` turns ``{"proxyname", "proxydetails"}`` back into a proxy (and, by
+default, a backend that can answer for it).  Loaders are registered with ``@proxyloader(name)``
+or as ``packtivity.proxies`` entry points named by the proxy name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any, Callable, Optional
+
+import yaml
+
+from .errors import BackendError, ProxyError
+from .utils import handler_decorator
+
+log = logging.getLogger(__name__)
+
+BACKEND_ENTRY_POINTS = "packtivity.backends"
+PROXY_ENTRY_POINTS = "packtivity.proxies"
+
+proxyhandlers, proxyloader = handler_decorator()
+backends, backend = handler_decorator()
+is_sync, is_async = True, False
+
+
+def _entry_points(group: str) -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    try:
+        found = entry_points(group=group)  # type: ignore[call-arg]
+    except TypeError:  # Python < 3.10
+        found = entry_points().get(group, [])  # type: ignore[attr-defined]
+    return {ep.name: ep for ep in found}
+
+
+def _import_attr(module: str, attr: str, what: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as error:
+        raise BackendError(f"cannot load {what} '{module}:{attr}': {error}") from None
+
+
+def _split_fromenv() -> list[str]:
+    value = os.environ.get("PACKTIVITY_ASYNCBACKEND", "")
+    parts = value.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise BackendError(
+            f"PACKTIVITY_ASYNCBACKEND must be 'module:BackendClass:ProxyClass', got '{value}'"
+        )
+    return parts
+
+
+# ---- proxies -------------------------------------------------------------------------------
+
+
+def _with_backend(proxy: Any, backendstring: str, best_effort_backend: bool) -> Any:
+    if not best_effort_backend:
+        return proxy
+    _, found = backend_from_string(backendstring)
+    return proxy, found
+
+
+@proxyloader("ForegroundProxy")
+def foreground_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    from .asyncbackends import ForegroundProxy
+
+    return _with_backend(ForegroundProxy.fromJSON(jsondata), "foregroundasync", best_effort_backend)
+
+
+@proxyloader("ExternalAsyncProxy")
+def external_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    from .asyncbackends import ExternalAsyncProxy
+
+    return _with_backend(
+        ExternalAsyncProxy.fromJSON(jsondata), "externalasync:default", best_effort_backend
+    )
+
+
+@proxyloader("fromenv")
+def fromenv_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    module, _, proxyclass = _split_fromenv()
+    proxy = _import_attr(module, proxyclass, "proxy class").fromJSON(jsondata)
+    return _with_backend(proxy, "fromenv", best_effort_backend)
+
+
+@proxyloader("frompython")
+def python_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    _, module, proxyclass = deserialization_opts["proxystring"].split(":")
+    proxy = _import_attr(module, proxyclass, "proxy class").fromJSON(jsondata)
+    if best_effort_backend:
+        raise ProxyError(f"cannot tell which backend answers for proxy class {proxyclass}")
+    return proxy
+
+
+def _proxy_handler(name: str) -> Optional[Callable[..., Any]]:
+    if name in proxyhandlers:
+        return proxyhandlers[name]["default"]
+    entry = _entry_points(PROXY_ENTRY_POINTS).get(name)
+    return entry.load() if entry else None
+
+
+def load_proxy(
+    jsondata: Any,
+    deserialization_opts: Optional[dict[str, Any]] = None,
+    best_effort_backend: bool = True,
+    raise_on_unknown: bool = False,
+) -> Any:
+    """Load a proxy from its JSON; with ``best_effort_backend`` return ``(proxy, backend)``.
+
+    Raises :class:`ProxyError` for JSON that is not a proxy, and for in-memory proxies
+    (``PacktivityProxyBase``) when a backend is asked for.  Without a backend request those
+    load as None, as in the original (yadage snapshots of multiproc runs hold them).
+    """
+    log.debug("load_proxy opts %s", deserialization_opts)
+    deserialization_opts = deserialization_opts or {}
+    if (
+        not isinstance(jsondata, dict)
+        or "proxyname" not in jsondata
+        or "proxydetails" not in jsondata
+    ):
+        raise ProxyError(
+            "not a packtivity proxy: expected a JSON object with 'proxyname' and 'proxydetails'"
+        )
+    proxy, found_backend = None, None
+
+    proxystring = deserialization_opts.get("proxy", "")
+    if proxystring.startswith("py:"):
+        proxy = proxyhandlers["frompython"]["default"](
+            jsondata, {"proxystring": proxystring}, False
+        )
+
+    name = jsondata["proxyname"]
+    if name == "PacktivityProxyBase":
+        from .asyncbackends import UNSAVEABLE
+
+        if best_effort_backend or raise_on_unknown:
+            raise ProxyError(UNSAVEABLE.format(backend="multiproc or another in-memory"))
+        log.warning(UNSAVEABLE.format(backend="in-memory"))
+        return None
+
+    if "PACKTIVITY_ASYNCBACKEND" in os.environ and name not in proxyhandlers:
+        loaded = proxyhandlers["fromenv"]["default"](
+            jsondata, deserialization_opts, best_effort_backend
+        )
+        proxy, found_backend = loaded if best_effort_backend else (loaded, None)
+    else:
+        handler = _proxy_handler(name)
+        if handler is not None:
+            loaded = handler(jsondata, deserialization_opts, best_effort_backend)
+            proxy, found_backend = loaded if best_effort_backend else (loaded, None)
+
+    if proxy is None and (raise_on_unknown or best_effort_backend):
+        known = sorted(
+            set(proxyhandlers) - {"fromenv", "frompython"} | set(_entry_points(PROXY_ENTRY_POINTS))
+        )
+        raise ProxyError(f"unknown proxy type '{name}'; known: {', '.join(known)}")
+    if best_effort_backend:
+        return proxy, found_backend
+    return proxy
+
+
+# ---- backends ------------------------------------------------------------------------------
+
+
+@backend("foregroundasync")
+def foregroundasync_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    from .asyncbackends import ForegroundBackend
+
+    return is_async, ForegroundBackend(**backendopts)
+
+
+@backend("multiproc")
+def multiproc_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    from .asyncbackends import MultiProcBackend
+
+    _, _, poolsize = backendstring.partition(":")
+    if poolsize != "auto" and not poolsize.isdigit():
+        raise BackendError(
+            f"multiproc needs a pool size: 'multiproc:N' or 'multiproc:auto', got '{backendstring}'"
+        )
+    return is_async, MultiProcBackend(poolsize, **backendopts)
+
+
+@backend("externalasync")
+def externalasync_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    from .asyncbackends import DefaultExternalJobBackend, ExternalAsyncBackend
+
+    _, _, external = backendstring.partition(":")
+    if external not in ("", "default"):
+        raise BackendError(f"unknown external job backend '{external}'; known: default")
+    return is_async, ExternalAsyncBackend(job_backend=DefaultExternalJobBackend(), **backendopts)
+
+
+@backend("py:")
+def generic_python_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    parts = backendstring.split(":")
+    if len(parts) != 3:
+        raise BackendError(f"a Python backend is 'py:module:Class', got '{backendstring}'")
+    return is_async, _import_attr(parts[1], parts[2], "backend class")(**backendopts)
+
+
+@backend("fromenv")
+def fromshellenv_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    module, backendclass, _ = _split_fromenv()
+    return is_async, _import_attr(module, backendclass, "backend class")(**backendopts)
+
+
+@backend("defaultsync")
+def defaultsync_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    from .syncbackends import defaultsyncbackend
+
+    return is_sync, defaultsyncbackend(**backendopts)
+
+
+BACKEND_FORMS = {
+    "defaultsync": "defaultsync",
+    "foregroundasync": "foregroundasync",
+    "multiproc": "multiproc:N|auto",
+    "externalasync": "externalasync:default",
+    "py:": "py:module:Class",
+    "fromenv": "fromenv",
+}
+
+
+def known_backends() -> list[str]:
+    """The backend names this installation understands (built-in and entry points)."""
+    return [BACKEND_FORMS.get(k, k) for k in backends] + sorted(_entry_points(BACKEND_ENTRY_POINTS))
+
+
+def _options_from_env() -> dict[str, Any]:
+    path = os.environ.get("PACKTIVITY_ASYNCBACKEND_OPTS")
+    if not path:
+        return {}
+    try:
+        with open(path) as handle:
+            options = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise BackendError(
+            f"cannot read PACKTIVITY_ASYNCBACKEND_OPTS file '{path}': {error}"
+        ) from None
+    if not isinstance(options, dict):
+        raise BackendError(f"PACKTIVITY_ASYNCBACKEND_OPTS file '{path}' must hold a mapping")
+    log.info("overriding using envvar opts %s", options)
+    return options
+
+
+def backend_from_string(
+    backendstring: str, backendopts: Optional[dict[str, Any]] = None
+) -> tuple[bool, Any]:
+    """Create a backend from its name; returns ``(is_sync, backend)``.
+
+    Raises :class:`BackendError` (one line, listing the known names) for an unknown name.
+    """
+    options = dict(backendopts or {})
+    options.update(_options_from_env())
+    name = backendstring.split(":", 1)[0]
+    for prefix in backends:
+        if prefix == "py:" and backendstring.startswith("py:"):
+            return backends[prefix]["default"](backendstring, options)
+        if prefix != "py:" and name == prefix:
+            return backends[prefix]["default"](backendstring, options)
+    entry = _entry_points(BACKEND_ENTRY_POINTS).get(name)
+    if entry is not None:
+        result = entry.load()(backendstring, options)
+        return result  # type: ignore[no-any-return]
+    raise BackendError(
+        f"unknown backend '{backendstring}'; known backends: {', '.join(known_backends())}"
+    )

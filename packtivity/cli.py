@@ -1,0 +1,465 @@
+"""Command-line interface: ``packtivity-run``, ``packtivity-validate``, ``packtivity-checkproxy``,
+``packtivity-util``.
+
+Thin: parse, call, print.  Exit codes: 0 ok, 1 the step failed, 2 bad input (one line on
+stderr, no traceback; ``-v DEBUG`` shows one).  Files given with ``-o`` and ``-x`` are written
+atomically.  Heavy modules are imported inside the commands so that ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from typing import Any, Callable, Optional, TypeVar
+
+import click
+
+from .errors import BadInput, PacktivityError, ParameterError, ProxyError, StateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("packtivity.cli")
+
+VERBOSITY_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _fail(message: str, exit_code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(exit_code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn packtivity's errors into one message and their exit code (traceback only at DEBUG)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PacktivityError as error:
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                log.exception("failed")
+            _fail(str(error), error.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbosity: str) -> None:
+    level = verbosity.upper()
+    if level not in VERBOSITY_LEVELS:
+        raise BadInput(f"unknown verbosity '{verbosity}'; use one of {', '.join(VERBOSITY_LEVELS)}")
+    logging.basicConfig(level=getattr(logging, level), format="%(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # what these libraries log on failure is said again, in one line, by our error
+        logging.getLogger("yadageschemas").setLevel(logging.CRITICAL)
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``name=value`` (split on the first ``=``).
+
+    The value is parsed as YAML (``3`` is a number, ``[a, b]`` a list); a value that is not
+    valid YAML, such as ``{workdir}/out.txt``, is taken as the plain string.
+    """
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ParameterError(f"malformed parameter '{text}': use -p name=value")
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        log.debug("parameter %s: not YAML, taken as a string: %r", name, value)
+        return name.strip(), value
+
+
+def read_yaml_mapping(path: str, what: str, error_class: type[BadInput]) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path) as handle:
+            data = yaml.safe_load(handle)
+    except OSError as error:
+        raise error_class(f"cannot read {what} '{path}': {error.strerror}") from None
+    except yaml.YAMLError as error:
+        problem = " ".join(str(error).split())
+        raise error_class(f"{what} '{path}' is not valid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error_class(f"{what} '{path}' must hold a mapping, not a {type(data).__name__}")
+    return data
+
+
+def getinit_data(
+    initfiles: tuple[str, ...] | list[str], parameters: tuple[str, ...] | list[str]
+) -> dict[str, Any]:
+    """Parameters from YAML files, then ``name=value`` strings (later ones win)."""
+    initdata: dict[str, Any] = {}
+    for initfile in initfiles:
+        initdata.update(read_yaml_mapping(initfile, "parameter file", ParameterError))
+    for text in parameters:
+        name, value = parse_parameter(text)
+        initdata[name] = value
+    return initdata
+
+
+def make_state(statefile: str, write: tuple[str, ...], read: tuple[str, ...]) -> Any:
+    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), else ``-w``/``-r``."""
+    from .statecontexts import LocalFSState, load_state
+
+    if statefile:
+        data = read_yaml_mapping(statefile, "state file", StateError)
+        if "state_type" in data:
+            return load_state(data)
+        for key in ("readwrite", "readonly"):
+            if not isinstance(data.get(key, []), list):
+                raise StateError(f"state file '{statefile}': '{key}' must be a list of directories")
+        return LocalFSState(data.get("readwrite", []), data.get("readonly", []))
+    return LocalFSState([os.path.realpath(w) for w in write], [os.path.realpath(r) for r in read])
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, sort_keys=True)
+
+
+def _write_output(path: Optional[str], data: Any) -> None:
+    if path:
+        from .atomicfile import write_json_atomic
+
+        try:
+            write_json_atomic(path, data)
+        except OSError as error:
+            raise BadInput(f"cannot write '{path}': {error.strerror}") from None
+
+
+def spec_options(func: F) -> F:
+    """The options shared by every command that loads a spec and runs it."""
+    options = [
+        click.argument("spec"),
+        click.argument("parfiles", nargs=-1),
+        click.option(
+            "-p",
+            "--parameter",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="A parameter; VALUE is parsed as YAML. Repeatable. Split on the first '='.",
+        ),
+        click.option(
+            "-r",
+            "--read",
+            multiple=True,
+            default=[],
+            metavar="DIR",
+            help="A read-only directory of the state ({readdir0}, ...). Repeatable.",
+        ),
+        click.option(
+            "-w",
+            "--write",
+            multiple=True,
+            default=[os.curdir],
+            show_default=True,
+            metavar="DIR",
+            help="A read-write directory of the state; the first is {workdir}. Repeatable.",
+        ),
+        click.option(
+            "-s",
+            "--state",
+            default="",
+            metavar="FILE",
+            help="A YAML file with 'readwrite' and 'readonly' lists (instead of -w/-r).",
+        ),
+        click.option(
+            "-t",
+            "--toplevel",
+            default=None,
+            metavar="LOCATION",
+            help="Where SPEC is looked up: a directory (default: the current one), file://, "
+            "http(s)://, github:owner/repo[@ref][:path] or from-github/...",
+        ),
+        click.option(
+            "-c",
+            "--schemasource",
+            default=None,
+            metavar="DIR",
+            help="Directory of the JSON schemas (default: those of yadage-schemas).",
+        ),
+        click.option(
+            "-v",
+            "--verbosity",
+            default="ERROR",
+            show_default=True,
+            help="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+        ),
+        click.option(
+            "--validate/--no-validate",
+            default=True,
+            show_default=True,
+            help="Validate the spec against the packtivity schema.",
+        ),
+        click.option(
+            "-b",
+            "--backend",
+            default="defaultsync",
+            show_default=True,
+            help="Where to run: defaultsync, foregroundasync, multiproc:N|auto, py:module:Class, "
+            "fromenv, or an installed backend.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@spec_options
+@click.option(
+    "--asyncwait/--async",
+    default=True,
+    show_default=True,
+    help="Async backends: wait for the result, or write a proxy and return at once.",
+)
+@click.option(
+    "-x",
+    "--proxyfile",
+    default="proxy.json",
+    show_default=True,
+    metavar="FILE",
+    help="Where --async writes the proxy (atomically).",
+)
+@click.option(
+    "-o",
+    "--outfile",
+    default=None,
+    metavar="FILE",
+    help="Also write the result JSON here (atomically).",
+)
+@handle_errors
+def runcli(
+    spec: str,
+    parfiles: tuple[str, ...],
+    state: str,
+    parameter: tuple[str, ...],
+    read: tuple[str, ...],
+    write: tuple[str, ...],
+    toplevel: Optional[str],
+    schemasource: Optional[str],
+    asyncwait: bool,
+    validate: bool,
+    verbosity: str,
+    backend: str,
+    proxyfile: str,
+    outfile: Optional[str],
+) -> None:
+    """Run the packtivity SPEC with parameters from PARFILES (YAML) and -p.
+
+    SPEC is a file name relative to --toplevel, optionally with a JSON pointer
+    (steps.yml#/mystep).  The result is printed as JSON on stdout.
+    """
+    import packtivity
+
+    from .backendutils import backend_from_string
+    from .utils import load_packtivity
+
+    setup_logging(verbosity)
+    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
+    parameters = getinit_data(parfiles, parameter)
+    step_state = make_state(state, write, read)
+    step_state.ensure()
+
+    is_sync, chosen = backend_from_string(backend)
+    if not is_sync and not asyncwait and not getattr(chosen, "saveable_proxies", True):
+        from .asyncbackends import UNSAVEABLE
+
+        raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
+    prepub = chosen.prepublish(loaded_spec, parameters, step_state)
+    if prepub is not None:
+        click.echo(f"prepublished: {_dump(prepub.json())}", err=True)
+
+    pack = packtivity.pack_object(loaded_spec)
+    kwargs = (
+        {"syncbackend": chosen} if is_sync else {"asyncbackend": chosen, "asyncwait": asyncwait}
+    )
+    result = pack(parameters, step_state, **kwargs)
+
+    if not is_sync and not asyncwait:
+        proxydata = result.json()
+        _write_output(proxyfile, proxydata)
+        click.echo(f"proxy-json {_dump(proxydata)}")
+        return
+    click.echo(_dump(result.json()))
+    _write_output(outfile, result.json())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("spec")
+@click.option(
+    "-t",
+    "--toplevel",
+    default=None,
+    metavar="LOCATION",
+    help="Where SPEC is looked up (directory, file://, http(s)://, github:...). "
+    "Default: the current directory.",
+)
+@click.option(
+    "-c", "--schemasource", default=None, metavar="DIR", help="Directory of the JSON schemas."
+)
+@click.option(
+    "-n",
+    "--schemaname",
+    default="packtivity/packtivity-schema",
+    show_default=True,
+    help="The schema to validate against.",
+)
+@click.option(
+    "--show/--no-show",
+    default=False,
+    show_default=True,
+    help="Print the loaded spec (defaults filled in) as JSON.",
+)
+@handle_errors
+def validatecli(
+    spec: str, toplevel: Optional[str], schemasource: Optional[str], schemaname: str, show: bool
+) -> None:
+    """Check that SPEC is a valid packtivity; exit 2 with the reason if it is not."""
+    from . import spec as specmodule
+
+    setup_logging("ERROR")
+    if schemaname != specmodule.SCHEMA_NAME:
+        specmodule.SCHEMA_NAME = schemaname
+    loaded = specmodule.load_spec(spec, toplevel, schemasource, validate=True)
+    if show:
+        click.echo(json.dumps(loaded, indent=2))
+    else:
+        click.secho("packtivity definition is valid", fg="green")
+
+
+def read_proxy_file(path: str) -> Any:
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except OSError as error:
+        raise ProxyError(f"cannot read proxy file '{path}': {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ProxyError(f"proxy file '{path}' is not valid JSON: {error}") from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("proxyfiles", nargs=-1, required=True, metavar="PROXY...")
+@click.option(
+    "-o",
+    "--outfile",
+    default=None,
+    metavar="FILE",
+    help="Write the result JSON here (one proxy only).",
+)
+@click.option("-v", "--verbosity", default="ERROR", show_default=True, help="Log level.")
+@handle_errors
+def checkproxy(proxyfiles: tuple[str, ...], outfile: Optional[str], verbosity: str) -> None:
+    """Check proxies written by 'packtivity-run --async'.
+
+    For a finished step, prints its result; a failed step prints why and exits 1.
+    """
+    from .backendutils import load_proxy
+
+    setup_logging(verbosity)
+    if outfile and len(proxyfiles) > 1:
+        raise BadInput("-o/--outfile takes one proxy at a time")
+    failed = False
+    for path in proxyfiles:
+        try:
+            proxy, backend = load_proxy(read_proxy_file(path), best_effort_backend=True)
+        except ProxyError as error:
+            raise ProxyError(f"{path}: {error}") from None
+        prefix = f"{path}: " if len(proxyfiles) > 1 else ""
+        ready = backend.ready(proxy)
+        click.echo(f"{prefix}ready: {ready}")
+        if not ready:
+            continue
+        successful = backend.successful(proxy)
+        click.echo(f"{prefix}successful: {successful}")
+        if successful:
+            result = backend.result(proxy)
+            click.echo(f"{prefix}result: {_dump(result.json())}")
+            _write_output(outfile, result.json())
+        else:
+            failed = True
+            click.echo(f"{prefix}failure: {backend.fail_info(proxy)}")
+    if failed:
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def utilcli() -> None:
+    """Tools for writing packtivities."""
+
+
+@utilcli.command()
+@spec_options
+@handle_errors
+def pubtest(
+    spec: str,
+    parfiles: tuple[str, ...],
+    state: str,
+    parameter: tuple[str, ...],
+    read: tuple[str, ...],
+    write: tuple[str, ...],
+    toplevel: Optional[str],
+    schemasource: Optional[str],
+    validate: bool,
+    verbosity: str,
+    backend: str,
+) -> None:
+    """Run only the publisher of SPEC against the current state and print its result."""
+    from .syncbackends import finalize_inputs, packconfig, publish
+    from .utils import load_packtivity
+
+    setup_logging(verbosity)
+    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
+    step_state = make_state(state, write, read)
+    parameters, step_state = finalize_inputs(getinit_data(parfiles, parameter), step_state)
+    click.echo(
+        _dump(publish(loaded_spec["publisher"], parameters, step_state, packconfig()).json())
+    )
+
+
+@utilcli.command()
+@spec_options
+@handle_errors
+def shell(
+    spec: str,
+    parfiles: tuple[str, ...],
+    state: str,
+    parameter: tuple[str, ...],
+    read: tuple[str, ...],
+    write: tuple[str, ...],
+    toplevel: Optional[str],
+    schemasource: Optional[str],
+    validate: bool,
+    verbosity: str,
+    backend: str,
+) -> None:
+    """Open an interactive shell in the environment of SPEC, in its work directory."""
+    import subprocess
+
+    from .utils import load_packtivity
+
+    setup_logging(verbosity)
+    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
+    step_state = make_state(state, write, read)
+    step_state.ensure()
+    environment = loaded_spec.get("environment") or {"environment_type": "localproc-env"}
+    if environment["environment_type"] != "localproc-env":
+        raise BadInput(
+            "packtivity-util shell supports localproc-env here, "
+            f"not {environment['environment_type']}"
+        )
+    process = loaded_spec.get("process") or {}
+    interpreter = (
+        process.get("interpreter", "sh")
+        if process.get("process_type") == "interpolated-script-cmd"
+        else "sh"
+    )
+    sys.exit(subprocess.call(["sh", "-c", interpreter], cwd=step_state.readwrite[0]))

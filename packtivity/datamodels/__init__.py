@@ -1,0 +1,1 @@
+"""Alternative data model implementations (``PACKTIVITY_DATAMODEL_IMPL``)."""

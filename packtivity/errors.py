@@ -1,0 +1,88 @@
+"""The errors packtivity raises on purpose, and the exit code each one maps to.
+
+Contract: every problem that is the user's input (spec, parameters, state, proxy, backend name,
+SSH target) is a :class:`BadInput` (exit 2); a step that ran and failed is a :class:`StepFailed`
+(exit 1).  The CLI prints ``str(error)`` as one line and exits with ``error.exit_code``; any other
+exception is a bug and keeps its traceback.
+
+All errors pickle cleanly (they cross process boundaries in the multiproc backend).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+class PacktivityError(Exception):
+    """Base class: a problem packtivity can explain in one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, (self.message,), self.__dict__)
+
+
+class BadInput(PacktivityError):
+    """The user's input is wrong; nothing was run."""
+
+    exit_code = 2
+
+
+class SpecError(BadInput):
+    """A packtivity spec could not be loaded or is not valid."""
+
+
+class ParameterError(BadInput):
+    """Parameters are malformed or a template refers to a missing one."""
+
+
+class StateError(BadInput):
+    """A state description is malformed."""
+
+
+class BackendError(BadInput):
+    """An unknown backend name or bad backend options."""
+
+
+class ProxyError(BadInput):
+    """A proxy file or proxy JSON that cannot be loaded."""
+
+
+class StepFailed(PacktivityError):
+    """A step ran and failed.
+
+    ``returncode`` is the exit code of the step's command when there was one, ``log_tail`` the
+    last lines of its output (already part of the message).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, returncode: Optional[int] = None, log_tail: str = "") -> None:
+        if log_tail:
+            message = f"{message}\n--- last lines of the step's output ---\n{log_tail}"
+        super().__init__(message)
+        self.returncode = returncode
+        self.log_tail = log_tail
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.__class__, self.__dict__))
+
+
+def _rebuild(cls: type, state: dict[str, Any]) -> PacktivityError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("message", ""))
+    error.__dict__.update(state)
+    return error
+
+
+class ContainerRuntimeError(PacktivityError):
+    """No usable container runtime, or an image that cannot be had."""
+
+    exit_code = 1

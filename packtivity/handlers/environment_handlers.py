@@ -1,0 +1,30 @@
+"""Environment types: prepare an environment spec for one run (parameters and state known)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..utils import handler_decorator
+
+handlers, environment = handler_decorator()
+
+
+@environment("docker-encapsulated")
+def docker(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dict[str, Any]:
+    """Render ``par_mounts`` (jq over the parameters) and contextualise ``workdir``."""
+    import jq
+
+    prepared = copy.deepcopy(environment_spec)
+    jsonpars = parameters.json()
+    for mount in prepared.get("par_mounts", []):
+        script = mount.pop("jqscript")
+        mount["mountcontent"] = jq.compile(script).input(jsonpars).text()
+    if prepared.get("workdir") is not None and state is not None:
+        prepared["workdir"] = state.contextualize_value(prepared["workdir"])
+    return prepared
+
+
+@environment("default")
+def default(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dict[str, Any]:
+    return environment_spec

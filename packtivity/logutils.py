@@ -1,0 +1,76 @@
+"""Per-step logging: ``<workdir>/_packtivity/<name>.<topic>.log`` plus a terminal stream.
+
+Topics used here: ``step`` (what packtivity does for the step) and ``run`` (the output of the
+step's command).  ``PACKTIVITY_LOGGING_DISABLE``, ``PACKTIVITY_LOGGING_HANDLER=module:func`` and
+``PACKTIVITY_LOGGING_STREAM_LEVEL`` work as in the original.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+from typing import Any, Iterator, Optional
+
+LOGFORMAT = "%(asctime)s | %(name)20.20s | %(levelname)6s | %(message)s"
+formatter = logging.Formatter(LOGFORMAT)
+
+
+def get_base_loggername(metadata: dict[str, Any]) -> str:
+    return "pack.{}".format(metadata["name"])
+
+
+def get_topic_loggername(metadata: dict[str, Any], topic: str) -> str:
+    return "pack.{}.{}".format(metadata["name"], topic)
+
+
+def topic_logfile(state: Any, metadata: dict[str, Any], topic: str) -> Optional[str]:
+    """The log file of a topic, or None when the state has no meta directory."""
+    metadir = getattr(state, "metadir", None) if state else None
+    if not metadir:
+        return None
+    return os.path.join(metadir, "{}.{}.log".format(metadata["name"], topic))
+
+
+def default_logging_handlers(
+    exec_config: Any, log: logging.Logger, metadata: dict[str, Any], state: Any, topic: str
+) -> None:
+    if topic == "step":
+        stream = logging.StreamHandler()
+        stream.setLevel(getattr(logging, exec_config.stream_loglevel()))
+        stream.setFormatter(formatter)
+        log.addHandler(stream)
+    logfile = topic_logfile(state, metadata, topic)
+    if logfile:
+        os.makedirs(os.path.dirname(logfile), exist_ok=True)
+        filehandler = logging.FileHandler(logfile)
+        filehandler.setLevel(logging.DEBUG)
+        filehandler.setFormatter(formatter)
+        log.addHandler(filehandler)
+
+
+@contextlib.contextmanager
+def setup_logging_topic(
+    exec_config: Any, metadata: dict[str, Any], state: Any, topic: str, return_logger: bool = False
+) -> Iterator[Optional[logging.Logger]]:
+    """Give the topic's logger its handlers for the duration of the context, then close them."""
+    log = logging.getLogger(get_topic_loggername(metadata, topic))
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    added = []
+    if not exec_config.disable_logging() and not log.handlers:
+        before = list(log.handlers)
+        custom = exec_config.custom_logging_handler()
+        if custom:
+            module, func = custom.split(":")
+            getattr(importlib.import_module(module), func)(log, metadata, state, topic)
+        else:
+            default_logging_handlers(exec_config, log, metadata, state, topic)
+        added = [h for h in log.handlers if h not in before]
+    try:
+        yield log if return_logger else None
+    finally:
+        for handler in added:
+            handler.close()
+            log.removeHandler(handler)

@@ -1,0 +1,260 @@
+"""Running one packtivity in this process: spec + parameters + state -> result.
+
+The pipeline, each step a function the original exposed under the same name:
+``finalize_inputs`` (wrap and contextualise parameters) -> ``build_job`` (process template ->
+job) -> ``build_env`` (environment template -> environment) -> ``run_in_env`` (execute) ->
+``publish`` (result).  ``prepublish`` computes the result before running where the publisher
+allows it; it is always identical to what ``publish`` gives after the run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import yaml
+
+from . import datamodel as _datamodel
+from . import logutils
+from .errors import BadInput
+
+
+class packconfig:
+    """Which implementation of each handler to use (``PACKTIVITY_SYNCCONFIGFILE`` overrides)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.handler_selection = kwargs
+        fromenv = os.environ.get("PACKTIVITY_SYNCCONFIGFILE")
+        if fromenv:
+            with open(fromenv) as handle:
+                self.handler_selection.update(**yaml.safe_load(handle))
+
+    def get_impl(self, category: str, handler: str) -> str:
+        try:
+            return str(self.handler_selection[category][handler])
+        except KeyError:
+            return "default"
+
+
+class container_config:
+    """Container settings, from the backend config and the environment (as in the original)."""
+
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
+        self.config = config or {}
+
+    def workdir_location(self) -> Optional[str]:
+        return os.environ.get("PACKTIVITY_WORKDIR_LOCATION")
+
+    def pull_software(self) -> bool:
+        if "PACKTIVITY_DOCKER_NOPULL" in os.environ:
+            return False
+        return bool(self.config.get("pull_images", True))
+
+    def container_runtime(self) -> str:
+        return os.environ.get(
+            "PACKTIVITY_CONTAINER_RUNTIME", self.config.get("runtime", "apptainer")
+        )
+
+    def cvmfs_location(self) -> str:
+        return os.environ.get("PACKTIVITY_CVMFS_LOCATION", "/cvmfs")
+
+    def auth_location(self) -> str:
+        default = os.environ.get("PACKTIVITY_AUTH_LOCATION", "/home/recast/recast_auth")
+        return str(self.config.get("auth_location", default))
+
+    def auth_targetdir(self) -> str:
+        default = os.environ.get("PACKTIVITY_AUTH_TARGETDIR", "/recast_auth")
+        return str(self.config.get("auth_targetdir", default))
+
+
+class ExecutionConfig:
+    """Logging and dry-run settings of a backend (environment variables win)."""
+
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
+        self.config = config or {}
+        self.container_config = container_config(self.config.get("containers"))
+
+    def disable_logging(self) -> bool:
+        if "PACKTIVITY_LOGGING_DISABLE" in os.environ:
+            return bool(yaml.safe_load(os.environ.get("PACKTIVITY_LOGGING_DISABLE", "false")))
+        return not self.config.get("logging", True)
+
+    def custom_logging_handler(self) -> Optional[str]:
+        return os.environ.get("PACKTIVITY_LOGGING_HANDLER")
+
+    def stream_loglevel(self) -> str:
+        if "PACKTIVITY_LOGGING_STREAM_LEVEL" in os.environ:
+            return os.environ["PACKTIVITY_LOGGING_STREAM_LEVEL"]
+        if "logging_level" in self.config:
+            return str(self.config["logging_level"])
+        # follow the application's logging (the CLI's -v; yadage's own set-up)
+        import logging
+
+        return logging.getLevelName(logging.getLogger().getEffectiveLevel())
+
+    def dry_run(self) -> bool:
+        if "PACKTIVITY_DRYRUN" in os.environ:
+            return bool(yaml.safe_load(os.environ["PACKTIVITY_DRYRUN"] or "true"))
+        return bool(self.config.get("dry_run", False))
+
+
+def _handler(registry: dict[str, dict[str, Any]], kind: str, name: str, impl: str) -> Any:
+    try:
+        return registry[name][impl]
+    except KeyError:
+        known = ", ".join(sorted(registry))
+        raise BadInput(
+            f"unknown {kind} type '{name}' (implementation '{impl}'); known: {known}"
+        ) from None
+
+
+def build_job(process: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig) -> Any:
+    """Turn a process template into a job with the process handler for its type."""
+    from .handlers.process_handlers import handlers
+
+    proc_type = process["process_type"]
+    handler = _handler(handlers, "process", proc_type, pack_config.get_impl("process", proc_type))
+    return handler(process, parameters, state)
+
+
+def build_env(
+    environment: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig
+) -> Any:
+    """Prepare an environment template for this run (the default handler passes it through)."""
+    from .handlers.environment_handlers import handlers
+
+    env_type = environment["environment_type"]
+    impl = pack_config.get_impl("environment", env_type)
+    handler = handlers.get(env_type, {}).get(impl) or handlers["default"]["default"]
+    return handler(environment, parameters, state)
+
+
+def run_in_env(
+    job: Any,
+    environment: dict[str, Any],
+    state: Any,
+    metadata: dict[str, Any],
+    pack_config: packconfig,
+    exec_config: Optional[ExecutionConfig] = None,
+) -> Any:
+    """Execute a job in its environment, with the executor registered for the environment type."""
+    from .handlers.execution_handlers import handlers
+
+    env_type = environment["environment_type"]
+    handler = _handler(
+        handlers, "environment", env_type, pack_config.get_impl("executor", env_type)
+    )
+    return handler(exec_config or ExecutionConfig(), environment, state, job, metadata)
+
+
+def publish(
+    publisher: dict[str, Any],
+    parameters: Any,
+    state: Any,
+    pack_config: packconfig,
+    datamodel: Any = _datamodel,
+) -> Any:
+    """Compute the result with the publisher registered for the publisher type."""
+    from .handlers.publisher_handlers import handlers
+
+    pub_type = publisher["publisher_type"]
+    handler = _handler(handlers, "publisher", pub_type, pack_config.get_impl("publisher", pub_type))
+    pubdata = handler(publisher, parameters, state)
+    return datamodel.create(pubdata, state.datamodel if state else None)
+
+
+def finalize_inputs(parameters: Any, state: Any, datamodel: Any = _datamodel) -> tuple[Any, Any]:
+    """Wrap parameters in the data model and contextualise them with the state."""
+    parameters = datamodel.create(parameters, state.datamodel if state else None)
+    if not state:
+        return parameters, state
+    return state.model(parameters), state
+
+
+def finalize_outputs(pubdata: Any) -> Any:
+    return pubdata
+
+
+def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig) -> Any:
+    """The result before the step runs, or None where it depends on what the step writes.
+
+    ``frompar-pub`` and ``constant-pub`` always prepublish; ``interpolated-pub`` and
+    ``fromparjq-pub`` when no glob is needed (or there is no read-write directory to glob in).
+    """
+    from .statecontexts.posixfs_context import LocalFSState
+
+    parameters, state = finalize_inputs(parameters, state)
+    pub = spec["publisher"]
+    pub_type = pub["publisher_type"]
+    if pub_type in ("frompar-pub", "constant-pub"):
+        return publish(pub, parameters, state, pack_config)
+    if pub_type in ("interpolated-pub", "fromparjq-pub"):
+        if not state:
+            return publish(pub, parameters, state, pack_config)
+        if type(state) is LocalFSState and (not pub.get("glob", False) or not state.readwrite):
+            return publish(pub, parameters, state, pack_config)
+    return None
+
+
+def acquire_job_env(
+    spec: dict[str, Any], parameters: Any, state: Any, metadata: dict[str, Any], config: packconfig
+) -> tuple[Any, Any]:
+    """The job and the environment of a spec, or ``(None, None)`` for a pure publishing step."""
+    if spec["process"] and spec["environment"]:
+        job = build_job(spec["process"], parameters, state, config)
+        env = build_env(spec["environment"], parameters, state, config)
+        return job, env
+    return None, None
+
+
+def run_packtivity(
+    spec: dict[str, Any],
+    parameters: Any,
+    state: Any,
+    metadata: dict[str, Any],
+    pack_config: packconfig,
+    exec_config: Optional[ExecutionConfig] = None,
+) -> Any:
+    """Run one packtivity to completion in this process and return its published result."""
+    exec_config = exec_config or ExecutionConfig()
+    if state is not None and getattr(state, "metadir", None):
+        state.ensure()
+    with logutils.setup_logging_topic(
+        exec_config, metadata, state, "step", return_logger=True
+    ) as log:
+        assert log is not None
+        parameters, state = finalize_inputs(parameters, state)
+        job, env = acquire_job_env(spec, parameters, state, metadata, pack_config)
+        if job and env:
+            run_in_env(job, env, state, metadata, pack_config, exec_config)
+        pubdata = finalize_outputs(publish(spec["publisher"], parameters, state, pack_config))
+        log.info("publishing data: %s", pubdata.json())
+        return pubdata
+
+
+class defaultsyncbackend:
+    """Run packtivities synchronously in this process."""
+
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
+        config = dict(config or {})
+        self.exec_config = ExecutionConfig(config.pop("exec", None))
+        self.pack_config = packconfig(**config)
+
+    def prepublish(self, spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+        return prepublish(spec, parameters, state, self.pack_config)
+
+    def run(
+        self,
+        spec: dict[str, Any],
+        parameters: Any,
+        state: Any,
+        metadata: Optional[dict[str, Any]] = None,
+    ) -> Any:
+        return run_packtivity(
+            spec,
+            parameters,
+            state,
+            metadata or {"name": "packtivity_syncbackend"},
+            self.pack_config,
+            self.exec_config,
+        )

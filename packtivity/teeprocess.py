@@ -1,0 +1,101 @@
+"""Run a command, sending its output both to the terminal and to a log file.
+
+The one place where a step's command is started on this machine.  Output lines keep their
+stream (stdout to stdout, stderr to stderr); the log file gets both, in arrival order.  The
+last lines are kept so that a failure message can show them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import selectors
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import IO, Optional
+
+TAIL_LINES = 20
+
+
+@dataclass
+class TeeResult:
+    returncode: int
+    tail: str
+
+
+def _terminal(stream: IO[str]) -> IO[bytes]:
+    return getattr(stream, "buffer", None) or stream  # type: ignore[return-value]
+
+
+def run_teed(
+    argv: list[str],
+    *,
+    stdin_text: Optional[str] = None,
+    cwd: Optional[str] = None,
+    env: Optional[dict[str, str]] = None,
+    logfile: Optional[str] = None,
+    echo: bool = True,
+) -> TeeResult:
+    """Run ``argv`` to completion; return its exit code and the tail of its output.
+
+    ``stdin_text`` is fed to the command's stdin (then closed); without it, stdin is empty.
+    A command that cannot be started raises ``OSError``.
+    """
+    tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
+    log = open(logfile, "ab") if logfile else None  # noqa: SIM115 - closed in finally
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+        )
+        if stdin_text is not None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(stdin_text.encode("utf-8"))
+            except BrokenPipeError:
+                pass
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+        assert proc.stdout is not None and proc.stderr is not None
+        targets = {
+            proc.stdout.fileno(): _terminal(sys.stdout),
+            proc.stderr.fileno(): _terminal(sys.stderr),
+        }
+        partial = {fd: b"" for fd in targets}
+        with selectors.DefaultSelector() as selector:
+            for pipe in (proc.stdout, proc.stderr):
+                selector.register(pipe, selectors.EVENT_READ)
+            open_pipes = 2
+            while open_pipes:
+                for key, _ in selector.select():
+                    fd = key.fd
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                        open_pipes -= 1
+                        if partial[fd]:
+                            tail.append(partial[fd])
+                        continue
+                    if echo:
+                        targets[fd].write(chunk)
+                        targets[fd].flush()
+                    if log:
+                        log.write(chunk)
+                    lines = (partial[fd] + chunk).split(b"\n")
+                    partial[fd] = lines.pop()
+                    tail.extend(lines)
+        returncode = proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    finally:
+        if log:
+            log.close()
+    text = b"\n".join(tail).decode("utf-8", errors="replace")
+    return TeeResult(returncode=returncode, tail=text)
