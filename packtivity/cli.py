@@ -43,6 +43,10 @@ def handle_errors(func: F) -> F:
             _fail(str(error), error.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except Exception as error:  # a bug, or an error of a plugin: say so briefly
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            _fail(f"unexpected {type(error).__name__}: {error} (run with -v DEBUG for details)", 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -107,7 +111,7 @@ def getinit_data(
 
 
 def make_state(statefile: str, write: tuple[str, ...], read: tuple[str, ...]) -> Any:
-    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), else ``-w``/``-r``."""
+    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), or -w/-r."""
     from .statecontexts import LocalFSState, load_state
 
     if statefile:

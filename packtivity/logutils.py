@@ -15,6 +15,8 @@ from typing import Any, Iterator, Optional
 
 LOGFORMAT = "%(asctime)s | %(name)20.20s | %(levelname)6s | %(message)s"
 formatter = logging.Formatter(LOGFORMAT)
+#: how deeply each topic logger is set up right now (nested set-ups reuse the outer handlers)
+_open_topics: dict[str, int] = {}
 
 
 def get_base_loggername(metadata: dict[str, Any]) -> str:
@@ -55,11 +57,14 @@ def setup_logging_topic(
     exec_config: Any, metadata: dict[str, Any], state: Any, topic: str, return_logger: bool = False
 ) -> Iterator[Optional[logging.Logger]]:
     """Give the topic's logger its handlers for the duration of the context, then close them."""
-    log = logging.getLogger(get_topic_loggername(metadata, topic))
+    name = get_topic_loggername(metadata, topic)
+    log = logging.getLogger(name)
     log.setLevel(logging.DEBUG)
     log.propagate = False
     added = []
-    if not exec_config.disable_logging() and not log.handlers:
+    outermost = _open_topics.get(name, 0) == 0
+    _open_topics[name] = _open_topics.get(name, 0) + 1
+    if outermost and not exec_config.disable_logging():
         before = list(log.handlers)
         custom = exec_config.custom_logging_handler()
         if custom:
@@ -71,6 +76,7 @@ def setup_logging_topic(
     try:
         yield log if return_logger else None
     finally:
+        _open_topics[name] -= 1
         for handler in added:
             handler.close()
             log.removeHandler(handler)

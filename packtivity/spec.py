@@ -85,9 +85,62 @@ def _check_local_source(toplevel: str, spec: str) -> None:
         raise SpecError(f"spec file '{path}' does not exist")
     if not os.access(path, os.R_OK) or os.path.isdir(path):
         raise SpecError(f"spec file '{path}' cannot be read")
+    import yaml
+
+    try:
+        with open(path) as handle:
+            document = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        problem = " ".join(str(error).split())
+        raise SpecError(f"spec file '{path}' is not valid YAML: {problem}") from None
+    if "#" not in spec and not isinstance(document, dict):
+        raise SpecError(
+            f"spec '{spec}' is not a mapping (got {type(document).__name__}); "
+            "a packtivity spec has 'process', 'environment' and 'publisher'"
+        )
+
+
+def _pick_alternative(error: Any) -> Any:
+    """For a ``oneOf`` error, the error of the alternative the object was meant to be.
+
+    Alternatives are told apart by their ``*_type`` enum; those whose type does not match (and
+    the ``null`` alternative) are dropped.  If none is left, the type itself is unknown.
+    """
+    while error.validator == "oneOf" and error.context:
+        by_alternative: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            by_alternative.setdefault(sub.relative_schema_path[0], []).append(sub)
+        candidates = [
+            errors
+            for errors in by_alternative.values()
+            if not any(
+                (e.validator == "enum" and str(list(e.relative_path)[-1:]).endswith("_type']"))
+                or (e.validator == "type" and not e.relative_path)
+                for e in errors
+            )
+        ]
+        if len(candidates) != 1:
+            return _unknown_type_error(error)
+        error = min(candidates[0], key=lambda e: len(e.relative_path))
+    return error
+
+
+def _unknown_type_error(error: Any) -> Any:
+    """Name the unknown ``*_type`` value and the known ones, when that is the problem."""
+    known = sorted(
+        {value for sub in error.context if sub.validator == "enum" for value in sub.validator_value}
+    )
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    typekey = next((k for k in instance if k.endswith("_type")), None)
+    if typekey is None or not known:
+        return error
+    error.message = f"unknown {typekey} '{instance[typekey]}'; known: {', '.join(known)}"
+    error.context = []
+    return error
 
 
 def _schema_error_line(error: Any) -> str:
+    error = _pick_alternative(error)
     path = "/" + "/".join(str(p) for p in error.absolute_path)
     message = error.message
     if len(message) > 300:

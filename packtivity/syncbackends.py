@@ -196,6 +196,10 @@ def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: p
     return None
 
 
+#: environments that show instructions even when the process yields no job
+MANUAL_ENVIRONMENTS = ("manual-instructions-env", "manual-env")
+
+
 def acquire_job_env(
     spec: dict[str, Any], parameters: Any, state: Any, metadata: dict[str, Any], config: packconfig
 ) -> tuple[Any, Any]:
@@ -225,7 +229,7 @@ def run_packtivity(
         assert log is not None
         parameters, state = finalize_inputs(parameters, state)
         job, env = acquire_job_env(spec, parameters, state, metadata, pack_config)
-        if job and env:
+        if env and (job or env["environment_type"] in MANUAL_ENVIRONMENTS):
             run_in_env(job, env, state, metadata, pack_config, exec_config)
         pubdata = finalize_outputs(publish(spec["publisher"], parameters, state, pack_config))
         log.info("publishing data: %s", pubdata.json())

@@ -18,6 +18,7 @@ import click
 import yaml
 
 from ..errors import StepFailed
+from ..interpolation import interpolate
 from ..utils import handler_decorator, leaf_iterator
 
 handlers, publisher = handler_decorator()
@@ -25,14 +26,6 @@ handlers, publisher = handler_decorator()
 
 def sorted_glob(pattern: str) -> list[str]:
     return sorted(glob.glob(pattern, recursive=True))
-
-
-def _format(value: str, workdir: str, forinterp: Any) -> str:
-    if isinstance(forinterp, dict):
-        return value.format(workdir=workdir, **forinterp)
-    if isinstance(forinterp, list):
-        return value.format(*forinterp, workdir=workdir)
-    return value.format(workdir=workdir, value=forinterp)
 
 
 @publisher("frompar-pub")
@@ -61,7 +54,9 @@ def interpolated_pub_handler(publisher_spec: dict[str, Any], parameters: Any, st
     for pointer, value in leaf_iterator(publisher_spec["publish"]):
         if not isinstance(value, str):
             continue
-        resultval: Any = _format(value, workdir, forinterp)
+        resultval: Any = interpolate(
+            value, forinterp, "publisher template", {"workdir": workdir}, flatten_lists=False
+        )
         globexpr = resultval
         if publisher_spec.get("relative_paths") and workdir and not os.path.isabs(globexpr):
             globexpr = os.path.join(workdir, resultval)

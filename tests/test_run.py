@@ -1,0 +1,188 @@
+"""Running packtivities through the Python API: every process, environment and publisher type,
+and prepublishing that gives exactly the post-run result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import packtivity
+from packtivity.errors import ContainerRuntimeError, ParameterError, StepFailed
+from packtivity.statecontexts import LocalFSState
+from packtivity.syncbackends import defaultsyncbackend, packconfig, prepublish, publish
+from packtivity.utils import load_packtivity
+
+
+def run(specs: Path, name: str, parameters: dict, workdir: Path, readonly: list | None = None):
+    spec = load_packtivity(name, str(specs))
+    state = LocalFSState([str(workdir)], readonly or [])
+    state.ensure()
+    backend = defaultsyncbackend()
+    before = backend.prepublish(spec, parameters, state)
+    result = packtivity.pack_object(spec)(parameters, state)
+    return before, result
+
+
+def test_command_process(specs: Path, workdir: Path) -> None:
+    before, result = run(
+        specs, "cmd.yml", {"message": "hi there", "outputfile": "{workdir}/o.txt"}, workdir
+    )
+    assert (workdir / "o.txt").read_text() == "hi there\n"
+    assert result.json() == {"output": f"{workdir}/o.txt"}
+    assert before.json() == result.json()
+
+
+def test_script_process_with_interpreter_arguments(specs: Path, workdir: Path) -> None:
+    before, result = run(
+        specs, "script.yml", {"words": ["a", "b", "c"], "outputfile": "{workdir}/c.json"}, workdir
+    )
+    assert json.loads((workdir / "c.json").read_text()) == {"count": 3}
+    assert result.json() == {"counts": f"{workdir}/c.json"} == before.json()
+    log = (workdir / "_packtivity" / "packtivity_syncbackend.run.log").read_text()
+    assert "wrote 3 words" in log
+
+
+def test_step_failure_carries_exit_code_and_log_tail(specs: Path, workdir: Path) -> None:
+    with pytest.raises(StepFailed) as info:
+        run(specs, "fail.yml", {"code": 3}, workdir)
+    assert info.value.returncode == 3
+    assert "exit code 3" in str(info.value)
+    assert "bad things" in str(info.value) and "about to fail" in info.value.log_tail
+
+
+def test_missing_parameter_is_named_before_running(specs: Path, workdir: Path) -> None:
+    spec = load_packtivity("cmd.yml", str(specs))
+    state = LocalFSState([str(workdir)])
+    with pytest.raises(ParameterError) as info:
+        packtivity.pack_object(spec)({"outputfile": "{workdir}/o"}, state)
+    assert "'{message}'" in str(info.value) and "parameters: outputfile" in str(info.value)
+    assert not (workdir / "o").exists()
+
+
+def test_noop_env_runs_nothing(specs: Path, workdir: Path) -> None:
+    _, result = run(specs, "noop.yml", {"target": "{workdir}/should-not-exist"}, workdir)
+    assert result.json() == {"ran": False}
+    assert not (workdir / "should-not-exist").exists()
+    assert (
+        "would be running"
+        in (workdir / "_packtivity" / "packtivity_syncbackend.step.log").read_text()
+    )
+
+
+def test_pure_publishing_step(specs: Path, workdir: Path) -> None:
+    before, result = run(specs, "purepub.yml", {"a": 1, "b": [2, 3]}, workdir)
+    assert result.json() == {"first": 1, "nested": {"second": [2, 3]}} == before.json()
+
+
+def test_manual_instructions(specs: Path, workdir: Path, capsys) -> None:
+    _, result = run(specs, "manual.yml", {"x": 1}, workdir)
+    out = capsys.readouterr().out
+    assert "Please do the thing by hand." in out and "Use the lab machine." in out
+    assert result.json() == {"manual": True}
+
+
+def test_docker_without_runtime_is_clear(specs: Path, workdir: Path) -> None:
+    with pytest.raises(ContainerRuntimeError, match="no container runtime.*busybox:1.36"):
+        run(specs, "docker.yml", {}, workdir)
+
+
+def test_fromglob_sorted_recursive(specs: Path, workdir: Path) -> None:
+    _, result = run(specs, "steps.yml#/glob", {"base": "{workdir}"}, workdir)
+    assert result.json() == {
+        "files": [f"{workdir}/a/b/x.txt", f"{workdir}/a/y.txt", f"{workdir}/z.txt"]
+    }
+
+
+def test_fromyaml(specs: Path, workdir: Path) -> None:
+    _, result = run(specs, "steps.yml#/yaml", {"base": "{workdir}"}, workdir)
+    assert result.json() == {"answer": 42, "items": [1, 2]}
+
+
+def _publish(pub: dict, params: dict, workdir: Path):
+    state = LocalFSState([str(workdir)])
+    from packtivity.syncbackends import finalize_inputs
+
+    parameters, state = finalize_inputs(params, state)
+    return publish(pub, parameters, state, packconfig()).json()
+
+
+def test_interpolated_pub_glob_and_relative(workdir: Path) -> None:
+    for name in ("b.root", "a.root", "c.txt"):
+        (workdir / name).write_text("")
+    pub = {
+        "publisher_type": "interpolated-pub",
+        "glob": True,
+        "relative_paths": True,
+        "publish": {"roots": "*.{ext}", "none": "*.nothing", "n": 3},
+    }
+    assert _publish(pub, {"ext": "root"}, workdir) == {
+        "roots": [f"{workdir}/a.root", f"{workdir}/b.root"],
+        "none": "*.nothing",
+        "n": 3,
+    }
+    pub = {
+        "publisher_type": "interpolated-pub",
+        "glob": False,
+        "relative_paths": False,
+        "publish": "{workdir}/{x}",
+    }
+    assert _publish(pub, {"x": "f"}, workdir) == f"{workdir}/f"
+
+
+def test_fromparjq_pub(workdir: Path) -> None:
+    (workdir / "exact.txt").write_text("")
+    (workdir / "g1.dat").write_text("")
+    (workdir / "g2.dat").write_text("")
+    pub = {
+        "publisher_type": "fromparjq-pub",
+        "script": "{files: [.a, .b], n: .n}",
+        "tryExact": True,
+        "glob": True,
+        "relative_paths": True,
+    }
+    assert _publish(pub, {"a": "exact.txt", "b": "g*.dat", "n": 1}, workdir) == {
+        "files": [f"{workdir}/exact.txt", [f"{workdir}/g1.dat", f"{workdir}/g2.dat"]],
+        "n": 1,
+    }
+
+
+@pytest.mark.parametrize("relative_paths", [True, False])
+def test_prepublish_equals_postrun_for_fromparjq(
+    specs: Path, workdir: Path, relative_paths: bool
+) -> None:
+    """The original prepublished 'out.txt' but published '/abs/out.txt' once the file existed
+    (tryExact + relative_paths); yadage fails a workflow when the two differ."""
+    spec = {
+        "process": {"process_type": "string-interpolated-cmd", "cmd": "touch {dir}/{name}"},
+        "environment": {"environment_type": "localproc-env"},
+        "publisher": {
+            "publisher_type": "fromparjq-pub",
+            "script": "{out: .name}",
+            "tryExact": True,
+            "glob": False,
+            "relative_paths": relative_paths,
+        },
+    }
+    state = LocalFSState([str(workdir)])
+    params = {"name": "out.txt", "dir": "{workdir}"}
+    before = prepublish(spec, params, state, packconfig())
+    after = packtivity.pack_object(spec)(params, state)
+    assert before is not None and before.json() == after.json()
+
+
+def test_prepublish_refuses_when_glob_needed(workdir: Path) -> None:
+    spec = {
+        "process": None,
+        "environment": None,
+        "publisher": {
+            "publisher_type": "interpolated-pub",
+            "glob": True,
+            "relative_paths": True,
+            "publish": "*",
+        },
+    }
+    assert prepublish(spec, {}, LocalFSState([str(workdir)]), packconfig()) is None
+    spec["publisher"] = {"publisher_type": "fromglob-pub", "globexpression": "*", "outputkey": "k"}
+    assert prepublish(spec, {}, LocalFSState([str(workdir)]), packconfig()) is None

@@ -1,0 +1,162 @@
+"""Spec loading through yadage-schemas: toplevels, $ref, JSON pointers, defaults, errors."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from packtivity.errors import SpecError
+from packtivity.spec import load_spec, resolve_toplevel
+from packtivity.utils import load_packtivity
+
+
+def test_defaults_reach_ref_targets(specs: Path) -> None:
+    """The environment is a $ref into another file: its defaults must be filled in too
+    (the original left them out and failed later with KeyError)."""
+    spec = load_spec("docker.yml", str(specs))
+    env = spec["environment"]
+    assert env["image"] == "busybox" and env["imagetag"] == "1.36"
+    assert env["par_mounts"] == [] and env["resources"] == [] and env["env"] == {}
+    assert env["workdir"] is None and env["envscript"] == ""
+
+
+def test_pointer_fragment_and_ref_publisher(specs: Path) -> None:
+    spec = load_spec("steps.yml#/hello", str(specs))
+    assert spec["process"]["cmd"].startswith("echo hello")
+    assert spec["publisher"] == {
+        "publisher_type": "frompar-pub",
+        "outputmap": {"output": "outputfile"},
+    }
+
+
+def test_script_interpreter_default(tmp_path: Path) -> None:
+    (tmp_path / "s.yml").write_text(
+        "process: {process_type: interpolated-script-cmd, script: 'echo'}\n"
+        "environment: {environment_type: localproc-env}\n"
+        "publisher: {publisher_type: fromparjq-pub}\n"
+    )
+    spec = load_spec("s.yml", str(tmp_path))
+    assert spec["process"]["interpreter"] == "sh"
+    assert spec["publisher"] == {
+        "publisher_type": "fromparjq-pub",
+        "script": ".",
+        "tryExact": True,
+        "glob": False,
+        "relative_paths": False,
+    }
+
+
+def test_file_url_toplevel(specs: Path) -> None:
+    assert load_spec("cmd.yml", f"file://{specs}")["process"]["cmd"].startswith("echo")
+
+
+def test_load_packtivity_keeps_the_original_signature(specs: Path, monkeypatch) -> None:
+    monkeypatch.chdir(specs)
+    assert load_packtivity("cmd.yml")["environment"]["environment_type"] == "localproc-env"
+    assert load_packtivity("cmd.yml", toplevel=str(specs), validate=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (
+            "process: {process_type: string-interpolated-cmd}\nenvironment: null\n"
+            "publisher: {publisher_type: constant-pub, publish: {}}\n",
+            "at /process: 'cmd' is a required property",
+        ),
+        (
+            "process: null\nenvironment: null\npublisher: {publisher_type: nope-pub}\n",
+            "at /publisher: unknown publisher_type 'nope-pub'; known: constant-pub",
+        ),
+        (
+            "process: null\nenvironment: {environment_type: docker-encapsulated, image: 3}\n"
+            "publisher: {publisher_type: constant-pub, publish: {}}\n",
+            "at /environment/image: 3 is not of type 'string'",
+        ),
+        ("process: null\nenvironment: null\n", "'publisher' is a required property"),
+        ("process: [\n", "is not valid YAML"),
+        ("- a list\n", "is not a mapping"),
+    ],
+)
+def test_invalid_specs_name_the_problem(tmp_path: Path, content: str, fragment: str) -> None:
+    (tmp_path / "bad.yml").write_text(content)
+    with pytest.raises(SpecError) as info:
+        load_spec("bad.yml", str(tmp_path))
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_and_pointer(specs: Path, tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec("nothere.yml", str(specs))
+    with pytest.raises(SpecError, match="toplevel directory .* does not exist"):
+        load_spec("cmd.yml", str(tmp_path / "nodir"))
+    with pytest.raises(SpecError, match="Unresolvable JSON pointer"):
+        load_spec("steps.yml#/nosuchstep", str(specs))
+
+
+def test_no_validation_still_fills_defaults(tmp_path: Path) -> None:
+    (tmp_path / "s.yml").write_text(
+        "process: null\nenvironment: {environment_type: docker-encapsulated, image: x}\n"
+        "publisher: {publisher_type: constant-pub, publish: {}}\nextra: 1\n"
+    )
+    spec = load_spec("s.yml", str(tmp_path), validate=False)
+    assert spec["extra"] == 1
+    with pytest.raises(SpecError, match="Additional properties"):
+        load_spec("s.yml", str(tmp_path))
+
+
+def test_github_toplevels_resolve_to_overridable_urls(monkeypatch) -> None:
+    monkeypatch.setenv("PACKTIVITY_GITHUB_RAW_URL", "http://127.0.0.1:1/raw")
+    assert (
+        resolve_toplevel("github:me/repo@v1:sub/dir") == "http://127.0.0.1:1/raw/me/repo/v1/sub/dir"
+    )
+    assert resolve_toplevel("github:me/repo") == "http://127.0.0.1:1/raw/me/repo/main"
+    monkeypatch.setenv("PACKTIVITY_FROMGITHUB_URL", "http://127.0.0.1:1/wf")
+    assert resolve_toplevel("from-github/physics/steps") == "http://127.0.0.1:1/wf/physics/steps"
+
+
+@pytest.fixture
+def spec_server(specs: Path, tmp_path: Path):
+    """A real HTTP server on 127.0.0.1 serving the spec tree, also under a github-like layout."""
+    root = tmp_path / "www"
+    (root / "specs").mkdir(parents=True)
+    github_tree = root / "raw" / "someone" / "workflows" / "v2" / "steps"
+    github_tree.mkdir(parents=True)
+    for spec_file in specs.iterdir():
+        (root / "specs" / spec_file.name).write_bytes(spec_file.read_bytes())
+        (github_tree / spec_file.name).write_bytes(spec_file.read_bytes())
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_toplevel(spec_server: str) -> None:
+    spec = load_spec("docker.yml", f"{spec_server}/specs")
+    assert spec["environment"]["par_mounts"] == []  # $ref across http files, defaults filled
+    assert load_spec("steps.yml#/hello", f"{spec_server}/specs/")["publisher"]["outputmap"]
+
+
+def test_github_toplevel_against_local_server(spec_server: str, monkeypatch) -> None:
+    monkeypatch.setenv("PACKTIVITY_GITHUB_RAW_URL", f"{spec_server}/raw")
+    spec = load_spec("steps.yml#/glob", "github:someone/workflows@v2:steps")
+    assert spec["publisher"]["publisher_type"] == "fromglob-pub"
+
+
+def test_http_missing_spec_is_one_error(spec_server: str) -> None:
+    with pytest.raises(SpecError, match="cannot load spec"):
+        load_spec("nothere.yml", f"{spec_server}/specs")
