@@ -129,6 +129,19 @@ def _dump(data: Any) -> str:
     return json.dumps(data, sort_keys=True)
 
 
+def _check_writable(path: Optional[str]) -> None:
+    """Fail before running when an output file could not be written afterwards."""
+    if not path:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BadInput(f"cannot write '{path}': directory '{directory}' does not exist")
+    if not os.access(directory, os.W_OK):
+        raise BadInput(f"cannot write '{path}': directory '{directory}' is not writable")
+    if os.path.isdir(path):
+        raise BadInput(f"cannot write '{path}': it is a directory")
+
+
 def _write_output(path: Optional[str], data: Any) -> None:
     if path:
         from .atomicfile import write_json_atomic
@@ -265,6 +278,7 @@ def runcli(
     import packtivity
 
     from .backendutils import backend_from_string
+    from .syncbackends import check_inputs, packconfig
     from .utils import load_packtivity
 
     setup_logging(verbosity)
@@ -273,7 +287,10 @@ def runcli(
     step_state = make_state(state, write, read)
     step_state.ensure()
 
+    for path in (outfile, proxyfile if not asyncwait else None):
+        _check_writable(path)
     is_sync, chosen = backend_from_string(backend)
+    check_inputs(loaded_spec, parameters, step_state, getattr(chosen, "pack_config", packconfig()))
     if not is_sync and not asyncwait and not getattr(chosen, "saveable_proxies", True):
         from .asyncbackends import UNSAVEABLE
 

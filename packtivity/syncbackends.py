@@ -196,6 +196,16 @@ def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: p
     return None
 
 
+def check_inputs(
+    spec: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig
+) -> None:
+    """Raise what running would raise about the inputs (e.g. a missing template parameter),
+    without running or printing anything.  Interactive (manual) processes are not checked."""
+    process = spec.get("process")
+    if process and not process["process_type"].startswith("manual"):
+        build_job(process, *finalize_inputs(parameters, state), pack_config)
+
+
 #: environments that show instructions even when the process yields no job
 MANUAL_ENVIRONMENTS = ("manual-instructions-env", "manual-env")
 

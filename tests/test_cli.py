@@ -1,0 +1,279 @@
+"""The console scripts as a user runs them: flags, output, exit codes, one-line errors,
+atomic output files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error
+
+
+def test_run_prints_result_and_writes_outfile(cli, specs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "cmd.yml",
+        "-p",
+        "message=hello world",
+        "-p",
+        "outputfile={workdir}/o.txt",
+        "-w",
+        "wd",
+        "-o",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    expected = {"output": f"{tmp_path}/wd/o.txt"}
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == expected
+    assert json.loads(out.read_text()) == expected
+    assert (tmp_path / "wd" / "o.txt").read_text() == "hello world\n"
+    assert "prepublished" in r.stderr
+
+
+def test_parameter_files_state_file_and_read_dirs(cli, specs: Path, tmp_path: Path) -> None:
+    (tmp_path / "pars.yml").write_text("message: from-file\noutputfile: '{workdir}/f.txt'\n")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "state.yml").write_text(f"readwrite: [{tmp_path}/sw]\nreadonly: [{tmp_path}/in]\n")
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "cmd.yml",
+        "pars.yml",
+        "-p",
+        "message=a=b=c",
+        "-s",
+        "state.yml",
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sw" / "f.txt").read_text() == "a=b=c\n"  # split on the first '=' only
+
+
+def test_yaml_typed_parameters(cli, specs: Path, tmp_path: Path) -> None:
+    r = cli("packtivity-run", "-t", str(specs), "purepub.yml", "-p", "a=3", "-p", "b=[x, 2]")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"first": 3, "nested": {"second": ["x", 2]}}
+
+
+def test_failed_step_exit_1_with_tail(cli, specs: Path) -> None:
+    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=3")
+    assert r.returncode == 1
+    assert "failed with exit code 3" in r.stderr and "bad things" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["nothere.yml"], ["does not exist"]),
+        (["cmd.yml", "-p", "message"], ["malformed parameter 'message'", "-p name=value"]),
+        (["cmd.yml", "-p", "outputfile=x"], ["'{message}'", "parameters: outputfile"]),
+        (
+            ["cmd.yml", "-p", "message=x", "-p", "outputfile=y", "-b", "nope"],
+            ["unknown backend 'nope'", "defaultsync", "multiproc:N|auto"],
+        ),
+        (
+            ["cmd.yml", "-p", "message=x", "-p", "outputfile=y", "-b", "multiproc:x"],
+            ["multiproc:N"],
+        ),
+        (["cmd.yml", "nopars.yml"], ["cannot read parameter file 'nopars.yml'"]),
+        (["cmd.yml", "-s", "nostate.yml"], ["cannot read state file 'nostate.yml'"]),
+        (["cmd.yml", "-v", "LOUD"], ["unknown verbosity 'LOUD'"]),
+        (["steps.yml#/missing"], ["Unresolvable JSON pointer"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(cli, specs: Path, args: list, fragments: list) -> None:
+    assert_one_line_error(cli("packtivity-run", "-t", str(specs), *args), *fragments)
+
+
+def test_bad_parameter_file_content(cli, specs: Path, tmp_path: Path) -> None:
+    (tmp_path / "list.yml").write_text("- a\n- b\n")
+    assert_one_line_error(
+        cli("packtivity-run", "-t", str(specs), "cmd.yml", "list.yml"), "must hold a mapping"
+    )
+    (tmp_path / "broken.yml").write_text("a: [\n")
+    assert_one_line_error(
+        cli("packtivity-run", "-t", str(specs), "cmd.yml", "broken.yml"), "is not valid YAML"
+    )
+
+
+def test_invalid_spec_names_json_path(cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text(
+        "process: {process_type: string-interpolated-cmd}\nenvironment: null\n"
+        "publisher: {publisher_type: constant-pub, publish: {}}\n"
+    )
+    assert_one_line_error(
+        cli("packtivity-run", "bad.yml"), "at /process: 'cmd' is a required property"
+    )
+    assert_one_line_error(cli("packtivity-validate", "bad.yml"), "at /process")
+
+
+def test_validate_show(cli, specs: Path) -> None:
+    r = cli("packtivity-validate", "-t", str(specs), "docker.yml", "--show")
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["environment"]["imagetag"] == "1.36"
+    r = cli("packtivity-validate", "-t", str(specs), "docker.yml")
+    assert r.returncode == 0 and "valid" in r.stdout
+
+
+def test_async_proxy_then_checkproxy(cli, specs: Path, tmp_path: Path) -> None:
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "cmd.yml",
+        "-p",
+        "message=m",
+        "-p",
+        "outputfile={workdir}/o",
+        "-b",
+        "foregroundasync",
+        "--async",
+        "-x",
+        "p.json",
+    )
+    assert r.returncode == 0, r.stderr
+    proxy = json.loads((tmp_path / "p.json").read_text())
+    assert proxy["proxyname"] == "ForegroundProxy" and r.stdout.startswith("proxy-json ")
+    for _ in range(2):  # any number of checks give the same answer
+        c = cli("packtivity-checkproxy", "p.json", "-o", "res.json")
+        assert c.returncode == 0, c.stderr
+        assert "ready: True" in c.stdout and "successful: True" in c.stdout
+        assert json.loads((tmp_path / "res.json").read_text()) == {"output": f"{tmp_path}/o"}
+
+
+def test_async_failed_step_checkproxy_exit_1(cli, specs: Path, tmp_path: Path) -> None:
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "fail.yml",
+        "-p",
+        "code=4",
+        "-b",
+        "foregroundasync",
+        "--async",
+    )
+    assert r.returncode == 0, r.stderr
+    c = cli("packtivity-checkproxy", "proxy.json")
+    assert c.returncode == 1 and "successful: False" in c.stdout and "exit code 4" in c.stdout
+
+
+def test_multiproc_async_refuses_clearly(cli, specs: Path, tmp_path: Path) -> None:
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "cmd.yml",
+        "-p",
+        "message=m",
+        "-p",
+        "outputfile=o",
+        "-b",
+        "multiproc:2",
+        "--async",
+    )
+    assert_one_line_error(r, "cannot be saved", "--asyncwait")
+    assert not (tmp_path / "proxy.json").exists()
+    (tmp_path / "mp.json").write_text(
+        json.dumps({"proxyname": "PacktivityProxyBase", "proxydetails": None})
+    )
+    assert_one_line_error(cli("packtivity-checkproxy", "mp.json"), "cannot be saved")
+
+
+def test_multiproc_asyncwait(cli, specs: Path, tmp_path: Path) -> None:
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "cmd.yml",
+        "-p",
+        "message=mp",
+        "-p",
+        "outputfile={workdir}/o",
+        "-b",
+        "multiproc:2",
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o").read_text() == "mp\n"
+    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=5", "-b", "multiproc:auto")
+    assert r.returncode == 1 and "exit code 5" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "cannot read proxy file"),
+        ("{not json", "is not valid JSON"),
+        ('{"a": 1}', "not a packtivity proxy"),
+        ('{"proxyname": "Nope", "proxydetails": {}}', "unknown proxy type 'Nope'"),
+    ],
+)
+def test_bad_proxies(cli, tmp_path: Path, content, fragment: str) -> None:
+    if content is not None:
+        (tmp_path / "proxy.json").write_text(content)
+    assert_one_line_error(cli("packtivity-checkproxy", "proxy.json"), fragment)
+
+
+def test_outfile_is_atomic_and_never_clobbered_on_failure(cli, specs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    out.write_text('{"previous": true}')
+    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=2", "-o", str(out))
+    assert r.returncode == 1
+    assert out.read_text() == '{"previous": true}'
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(specs),
+        "purepub.yml",
+        "-p",
+        "a=1",
+        "-p",
+        "b=2",
+        "-o",
+        "nodir/out.json",
+    )
+    assert_one_line_error(r, "cannot write 'nodir/out.json'", "does not exist")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_atomic_writer_leaves_old_file_when_serialisation_fails(tmp_path: Path) -> None:
+    from packtivity.atomicfile import write_json_atomic
+
+    target = tmp_path / "f.json"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"x": object()})
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["f.json"]
+    write_json_atomic(target, {"x": 1})
+    assert json.loads(target.read_text()) == {"x": 1}
+
+
+def test_every_option_has_help(cli) -> None:
+    for command in (
+        ["packtivity-run"],
+        ["packtivity-validate"],
+        ["packtivity-checkproxy"],
+        ["packtivity-util", "pubtest"],
+        ["packtivity-util", "shell"],
+    ):
+        r = cli(*command, "--help")
+        assert r.returncode == 0
+        options = [line for line in r.stdout.splitlines() if line.strip().startswith("-")]
+        assert options
+        for line in options:
+            assert len(line.split("  ")) > 1 or line.strip().endswith("]"), line
+
+
+def test_util_pubtest(cli, specs: Path, tmp_path: Path) -> None:
+    (tmp_path / "w").mkdir()
+    for name in ("b.txt", "a.txt"):
+        (tmp_path / "w" / name).write_text("")
+    r = cli("packtivity-util", "pubtest", "-t", str(specs), "steps.yml#/glob", "-w", "w")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"files": [f"{tmp_path}/w/a.txt", f"{tmp_path}/w/b.txt"]}
