@@ -1,0 +1,81 @@
+"""yadage 0.21.2 (PyPI) runs docker-free workflows on this package, unchanged, via yadage-run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKFLOWS = Path(__file__).parent / "workflows"
+YADAGE_RUN = Path(sys.executable).parent / "yadage-run"
+
+
+def yadage_run(
+    tmp_path: Path, workflow: str, backend: str, *args: str
+) -> subprocess.CompletedProcess:
+    assert YADAGE_RUN.exists(), "yadage is not installed in the test environment"
+    return subprocess.run(
+        [str(YADAGE_RUN), "-t", str(WORKFLOWS), "work", workflow, "-b", backend, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_yadage_uses_this_packtivity() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "import packtivity, yadage; print(packtivity.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(Path(__file__).parents[1] / "packtivity") in out
+
+
+@pytest.mark.parametrize("backend", ["multiproc:2", "foregroundasync"])
+def test_map_reduce(tmp_path: Path, backend: str) -> None:
+    r = yadage_run(tmp_path, "mapreduce.yml", backend, "-p", "items=[1, 2, 3, 4]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "work" / "reduce" / "total.txt").read_text().strip() == "30"
+    assert sorted(p.name for p in (tmp_path / "work").glob("map_*")) == [
+        "map_0",
+        "map_1",
+        "map_2",
+        "map_3",
+    ]
+    assert "workflow completed successfully" in r.stderr
+
+
+@pytest.mark.parametrize("backend", ["multiproc:2", "foregroundasync"])
+def test_nested_sub_workflow(tmp_path: Path, backend: str) -> None:
+    r = yadage_run(tmp_path, "nested.yml", backend, "-p", "items=[1, 2, 3]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "work" / "inner" / "reduce" / "total.txt").read_text().strip() == "14"
+    assert (tmp_path / "work" / "final" / "final.txt").read_text().strip() == "14"
+
+
+@pytest.mark.parametrize("backend", ["multiproc:2", "foregroundasync"])
+def test_glob_over_init_directory_feeds_scatter(tmp_path: Path, backend: str) -> None:
+    init = tmp_path / "init"
+    init.mkdir()
+    for name, lines in {"one.txt": 2, "two.txt": 3, "three.txt": 1, "skip.dat": 50}.items():
+        (init / name).write_text("x\n" * lines)
+    r = yadage_run(
+        tmp_path, "globscatter.yml", backend, "-d", f"initdir={init}", "-p", 'inputs="*.txt"'
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "work").glob("count_*")) == [
+        "count_0",
+        "count_1",
+        "count_2",
+    ]
+    assert (tmp_path / "work" / "total" / "total.txt").read_text().strip() == "6"
+
+
+def test_failing_step_fails_the_workflow(tmp_path: Path) -> None:
+    r = yadage_run(tmp_path, "mapreduce.yml", "foregroundasync", "-p", "items=[1, notanumber]")
+    assert r.returncode != 0
+    assert not (tmp_path / "work" / "reduce" / "total.txt").exists()
