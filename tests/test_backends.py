@@ -52,7 +52,8 @@ def plugin_path(tmp_path: Path, monkeypatch) -> Path:
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: echoplugin\nVersion: 0.1\n")
     (dist / "entry_points.txt").write_text(
-        "[packtivity.backends]\necho = echoplugin:factory\n\n[packtivity.proxies]\nEchoProxy = echoplugin:proxy_loader\n"
+        "[packtivity.backends]\necho = echoplugin:factory\n\n"
+        "[packtivity.proxies]\nEchoProxy = echoplugin:proxy_loader\n"
     )
     monkeypatch.syspath_prepend(str(root))
     return root
