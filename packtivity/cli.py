@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import click
@@ -152,6 +153,28 @@ def _write_output(path: Optional[str], data: Any) -> None:
             raise BadInput(f"cannot write '{path}': {error.strerror}") from None
 
 
+@dataclass
+class StepInputs:
+    """What every spec-running command loads from its arguments."""
+
+    spec: dict[str, Any]
+    parameters: dict[str, Any]
+    state: Any
+
+
+def load_step_inputs(options: dict[str, Any]) -> StepInputs:
+    """Set up logging; load the spec, parameters and state given by ``spec_options``."""
+    from .utils import load_packtivity
+
+    setup_logging(options["verbosity"])
+    spec = load_packtivity(
+        options["spec"], options["toplevel"], options["schemasource"], options["validate"]
+    )
+    parameters = getinit_data(options["parfiles"], options["parameter"])
+    state = make_state(options["state"], options["write"], options["read"])
+    return StepInputs(spec, parameters, state)
+
+
 def spec_options(func: F) -> F:
     """The options shared by every command that loads a spec and runs it."""
     options = [
@@ -255,20 +278,7 @@ def spec_options(func: F) -> F:
 )
 @handle_errors
 def runcli(
-    spec: str,
-    parfiles: tuple[str, ...],
-    state: str,
-    parameter: tuple[str, ...],
-    read: tuple[str, ...],
-    write: tuple[str, ...],
-    toplevel: Optional[str],
-    schemasource: Optional[str],
-    asyncwait: bool,
-    validate: bool,
-    verbosity: str,
-    backend: str,
-    proxyfile: str,
-    outfile: Optional[str],
+    asyncwait: bool, proxyfile: str, outfile: Optional[str], backend: str, **options: Any
 ) -> None:
     """Run the packtivity SPEC with parameters from PARFILES (YAML) and -p.
 
@@ -279,14 +289,9 @@ def runcli(
 
     from .backendutils import backend_from_string
     from .syncbackends import check_inputs, packconfig
-    from .utils import load_packtivity
 
-    setup_logging(verbosity)
-    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
-    parameters = getinit_data(parfiles, parameter)
-    step_state = make_state(state, write, read)
-    step_state.ensure()
-
+    inputs = load_step_inputs(options)
+    loaded_spec, parameters, step_state = inputs.spec, inputs.parameters, inputs.state
     for path in (outfile, proxyfile if not asyncwait else None):
         _check_writable(path)
     is_sync, chosen = backend_from_string(backend)
@@ -295,6 +300,7 @@ def runcli(
         from .asyncbackends import UNSAVEABLE
 
         raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
+    step_state.ensure()
     prepub = chosen.prepublish(loaded_spec, parameters, step_state)
     if prepub is not None:
         click.echo(f"prepublished: {_dump(prepub.json())}", err=True)
@@ -420,56 +426,25 @@ def utilcli() -> None:
 @utilcli.command()
 @spec_options
 @handle_errors
-def pubtest(
-    spec: str,
-    parfiles: tuple[str, ...],
-    state: str,
-    parameter: tuple[str, ...],
-    read: tuple[str, ...],
-    write: tuple[str, ...],
-    toplevel: Optional[str],
-    schemasource: Optional[str],
-    validate: bool,
-    verbosity: str,
-    backend: str,
-) -> None:
+def pubtest(backend: str, **options: Any) -> None:
     """Run only the publisher of SPEC against the current state and print its result."""
     from .syncbackends import finalize_inputs, packconfig, publish
-    from .utils import load_packtivity
 
-    setup_logging(verbosity)
-    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
-    step_state = make_state(state, write, read)
-    parameters, step_state = finalize_inputs(getinit_data(parfiles, parameter), step_state)
-    click.echo(
-        _dump(publish(loaded_spec["publisher"], parameters, step_state, packconfig()).json())
-    )
+    inputs = load_step_inputs(options)
+    parameters, state = finalize_inputs(inputs.parameters, inputs.state)
+    result = publish(inputs.spec["publisher"], parameters, state, packconfig())
+    click.echo(_dump(result.json()))
 
 
 @utilcli.command()
 @spec_options
 @handle_errors
-def shell(
-    spec: str,
-    parfiles: tuple[str, ...],
-    state: str,
-    parameter: tuple[str, ...],
-    read: tuple[str, ...],
-    write: tuple[str, ...],
-    toplevel: Optional[str],
-    schemasource: Optional[str],
-    validate: bool,
-    verbosity: str,
-    backend: str,
-) -> None:
+def shell(backend: str, **options: Any) -> None:
     """Open an interactive shell in the environment of SPEC, in its work directory."""
     import subprocess
 
-    from .utils import load_packtivity
-
-    setup_logging(verbosity)
-    loaded_spec = load_packtivity(spec, toplevel, schemasource, validate)
-    step_state = make_state(state, write, read)
+    inputs = load_step_inputs(options)
+    loaded_spec, step_state = inputs.spec, inputs.state
     step_state.ensure()
     environment = loaded_spec.get("environment") or {"environment_type": "localproc-env"}
     if environment["environment_type"] != "localproc-env":
