@@ -79,3 +79,117 @@ def copy_specs(tmp_path: Path) -> Path:
     target = tmp_path / "specs"
     shutil.copytree(SPECS, target)
     return target
+
+
+# ---- the test cluster (tests/cluster/cluster up; `./dev test` brings it up and down) --------
+
+CLUSTER_FIXTURES = {"slurm", "apptainer", "ssh", "pbs", "shared_workdir"}
+
+
+@dataclass
+class Cluster:
+    """What ``tests/cluster/cluster env`` exported."""
+
+    ssh_host: str
+    ssh_port: int
+    ssh_user: str
+    ssh_key: str
+    ssh_known_hosts: str
+    shared_dir: Path
+    images: Path
+    pbs_bin: Path
+
+    def image(self, name: str) -> Path:
+        return self.images / f"{name}.sif"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that uses a cluster fixture is an integration test (``-m "not integration"`` skips)."""
+    for item in items:
+        used = CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if used:
+            item.add_marker(pytest.mark.integration)
+            for name in used - {"shared_workdir"}:
+                item.add_marker(getattr(pytest.mark, name))
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    """The running test cluster; a missing one FAILS the test (it is never skipped)."""
+    env = os.environ
+    needed = [
+        "PACKTIVITY_TEST_SSH_HOST",
+        "PACKTIVITY_TEST_SSH_PORT",
+        "PACKTIVITY_TEST_SSH_USER",
+        "PACKTIVITY_TEST_SSH_KEY",
+        "PACKTIVITY_TEST_SSH_KNOWN_HOSTS",
+        "PACKTIVITY_TEST_SHARED_DIR",
+        "PACKTIVITY_TEST_IMAGES",
+        "PACKTIVITY_TEST_PBS_BIN",
+    ]
+    missing = [name for name in needed if not env.get(name)]
+    if missing:
+        pytest.fail(
+            "the test cluster is not up (missing " + ", ".join(missing) + "): run "
+            "'tests/cluster/cluster up && eval \"$(tests/cluster/cluster env)\"', or './dev test', "
+            "or deselect integration tests with './dev test --unit'"
+        )
+    return Cluster(
+        env["PACKTIVITY_TEST_SSH_HOST"],
+        int(env["PACKTIVITY_TEST_SSH_PORT"]),
+        env["PACKTIVITY_TEST_SSH_USER"],
+        env["PACKTIVITY_TEST_SSH_KEY"],
+        env["PACKTIVITY_TEST_SSH_KNOWN_HOSTS"],
+        Path(env["PACKTIVITY_TEST_SHARED_DIR"]),
+        Path(env["PACKTIVITY_TEST_IMAGES"]),
+        Path(env["PACKTIVITY_TEST_PBS_BIN"]),
+    )
+
+
+def _answers(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def slurm(cluster: Cluster) -> Cluster:
+    if not _answers(["scontrol", "ping"]):
+        pytest.fail("Slurm does not answer 'scontrol ping': is the test cluster up?")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def apptainer(cluster: Cluster) -> Cluster:
+    if not _answers(["apptainer", "version"]):
+        pytest.fail("no working 'apptainer' on PATH: is the test cluster up?")
+    for image in ("busybox", "python"):
+        if not cluster.image(image).is_file():
+            pytest.fail(f"test image {cluster.image(image)} is missing: is the test cluster up?")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def ssh(cluster: Cluster) -> Cluster:
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def pbs(slurm: Cluster) -> Cluster:
+    """PBS commands on Slurm: Slurm's Torque wrappers plus the project's qstat -F json adapter."""
+    if not (slurm.pbs_bin / "qstat").exists() or not shutil.which("qsub"):
+        pytest.fail("PBS commands on Slurm are missing: is the test cluster up?")
+    return slurm
+
+
+@pytest.fixture
+def shared_workdir(cluster: Cluster, request) -> Path:
+    """A fresh directory on the cluster's shared storage, writable by root and the SSH user."""
+    import re
+    import tempfile
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:60]
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=cluster.shared_dir))
+    path.chmod(0o777)
+    return path
