@@ -104,7 +104,7 @@ class Cluster:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """A test that uses a cluster fixture is an integration test (``-m "not integration"`` skips)."""
+    """A test using a cluster fixture is an integration test (``-m "not integration"`` skips)."""
     for item in items:
         used = CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if used:
