@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the test images (containers/*.def) into SIFs under $IMAGES, offline from any registry:
 # each image's root file system comes from Debian packages, then `apptainer build` runs the
-# definition file with --build-arg rootfs=DIR.  A SIF newer than its .def is kept (cache).
+# definition file with --build-arg rootfs=DIR.  A SIF built from the same .def is kept (cache).
 #   images.sh IMAGES_DIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -46,7 +46,10 @@ rootfs_python() {  # DIR
 for def in "$DEFS"/*.def; do
     name=$(basename "$def" .def)
     sif="$IMAGES/$name.sif"
-    if [ -s "$sif" ] && [ "$sif" -nt "$def" ]; then
+    # the cache key is the content of the definition and of this builder, not file times
+    # (a fresh clone gives every file a new mtime)
+    key=$(cat "$def" "$0" | sha256sum | cut -d' ' -f1)
+    if [ -s "$sif" ] && [ "$(cat "$sif.key" 2>/dev/null)" = "$key" ]; then
         continue
     fi
     log "building $name from $def"
@@ -57,6 +60,7 @@ for def in "$DEFS"/*.def; do
     timeout 900 apptainer -q build --force --build-arg "rootfs=$rootfs" "$sif.tmp" "$def" \
         >"$WORK/$name.build.log" 2>&1 || { tail -20 "$WORK/$name.build.log" >&2; rm -f "$sif.tmp"; exit 1; }
     mv -f "$sif.tmp" "$sif"
+    echo "$key" > "$sif.key"
     rm -rf "$rootfs"
     log "built $sif ($(du -h "$sif" | cut -f1)) in $(( $(date +%s) - t0 )) s"
 done
