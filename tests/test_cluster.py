@@ -141,3 +141,13 @@ def test_pbs_commands_on_slurm(pbs: Cluster, shared_workdir: Path) -> None:
         time.sleep(0.5)
     assert job["Job_Name"] == "pbs-on-slurm" and job["Exit_status"] == 3
     assert (shared_workdir / "pbs.out").read_text() == f"jobid={job_id}\n"
+
+
+def test_partition_limits_are_enforced_at_submission(slurm: Cluster) -> None:
+    """The partition's memory and time limits exist (EnforcePartLimits=ALL rejects at sbatch)."""
+    too_much_memory = run(
+        "sbatch", "--parsable", "--mem=100000", "-o", "/dev/null", "--wrap", "true"
+    )
+    assert too_much_memory.returncode != 0
+    too_long = run("sbatch", "--parsable", "--time=2:00:00", "-o", "/dev/null", "--wrap", "true")
+    assert too_long.returncode != 0 and "time limit" in too_long.stderr.lower()
