@@ -11,12 +11,16 @@ import pytest
 from conftest import assert_one_line_error
 
 
+def packtivity_run(cli, specs: Path, *args: str):
+    """``packtivity-run -t <tests/specs> ARGS...`` as a real process."""
+    return cli("packtivity-run", "-t", str(specs), *args)
+
+
 def test_run_prints_result_and_writes_outfile(cli, specs: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.json"
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "cmd.yml",
         "-p",
         "message=hello world",
@@ -39,10 +43,9 @@ def test_parameter_files_state_file_and_read_dirs(cli, specs: Path, tmp_path: Pa
     (tmp_path / "pars.yml").write_text("message: from-file\noutputfile: '{workdir}/f.txt'\n")
     (tmp_path / "in").mkdir()
     (tmp_path / "state.yml").write_text(f"readwrite: [{tmp_path}/sw]\nreadonly: [{tmp_path}/in]\n")
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "cmd.yml",
         "pars.yml",
         "-p",
@@ -55,13 +58,13 @@ def test_parameter_files_state_file_and_read_dirs(cli, specs: Path, tmp_path: Pa
 
 
 def test_yaml_typed_parameters(cli, specs: Path, tmp_path: Path) -> None:
-    r = cli("packtivity-run", "-t", str(specs), "purepub.yml", "-p", "a=3", "-p", "b=[x, 2]")
+    r = packtivity_run(cli, specs, "purepub.yml", "-p", "a=3", "-p", "b=[x, 2]")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"first": 3, "nested": {"second": ["x", 2]}}
 
 
 def test_failed_step_exit_1_with_tail(cli, specs: Path) -> None:
-    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=3")
+    r = packtivity_run(cli, specs, "fail.yml", "-p", "code=3")
     assert r.returncode == 1
     assert "failed with exit code 3" in r.stderr and "bad things" in r.stderr
     assert "Traceback" not in r.stderr
@@ -88,18 +91,14 @@ def test_failed_step_exit_1_with_tail(cli, specs: Path) -> None:
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli, specs: Path, args: list, fragments: list) -> None:
-    assert_one_line_error(cli("packtivity-run", "-t", str(specs), *args), *fragments)
+    assert_one_line_error(packtivity_run(cli, specs, *args), *fragments)
 
 
 def test_bad_parameter_file_content(cli, specs: Path, tmp_path: Path) -> None:
     (tmp_path / "list.yml").write_text("- a\n- b\n")
-    assert_one_line_error(
-        cli("packtivity-run", "-t", str(specs), "cmd.yml", "list.yml"), "must hold a mapping"
-    )
+    assert_one_line_error(packtivity_run(cli, specs, "cmd.yml", "list.yml"), "must hold a mapping")
     (tmp_path / "broken.yml").write_text("a: [\n")
-    assert_one_line_error(
-        cli("packtivity-run", "-t", str(specs), "cmd.yml", "broken.yml"), "is not valid YAML"
-    )
+    assert_one_line_error(packtivity_run(cli, specs, "cmd.yml", "broken.yml"), "is not valid YAML")
 
 
 def test_invalid_spec_names_json_path(cli, tmp_path: Path) -> None:
@@ -122,10 +121,9 @@ def test_validate_show(cli, specs: Path) -> None:
 
 
 def test_async_proxy_then_checkproxy(cli, specs: Path, tmp_path: Path) -> None:
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "cmd.yml",
         "-p",
         "message=m",
@@ -148,10 +146,9 @@ def test_async_proxy_then_checkproxy(cli, specs: Path, tmp_path: Path) -> None:
 
 
 def test_async_failed_step_checkproxy_exit_1(cli, specs: Path, tmp_path: Path) -> None:
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "fail.yml",
         "-p",
         "code=4",
@@ -165,10 +162,9 @@ def test_async_failed_step_checkproxy_exit_1(cli, specs: Path, tmp_path: Path) -
 
 
 def test_multiproc_async_refuses_clearly(cli, specs: Path, tmp_path: Path) -> None:
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "cmd.yml",
         "-p",
         "message=m",
@@ -187,10 +183,9 @@ def test_multiproc_async_refuses_clearly(cli, specs: Path, tmp_path: Path) -> No
 
 
 def test_multiproc_asyncwait(cli, specs: Path, tmp_path: Path) -> None:
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "cmd.yml",
         "-p",
         "message=mp",
@@ -201,7 +196,7 @@ def test_multiproc_asyncwait(cli, specs: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "o").read_text() == "mp\n"
-    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=5", "-b", "multiproc:auto")
+    r = packtivity_run(cli, specs, "fail.yml", "-p", "code=5", "-b", "multiproc:auto")
     assert r.returncode == 1 and "exit code 5" in r.stderr
 
 
@@ -223,13 +218,12 @@ def test_bad_proxies(cli, tmp_path: Path, content, fragment: str) -> None:
 def test_outfile_is_atomic_and_never_clobbered_on_failure(cli, specs: Path, tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     out.write_text('{"previous": true}')
-    r = cli("packtivity-run", "-t", str(specs), "fail.yml", "-p", "code=2", "-o", str(out))
+    r = packtivity_run(cli, specs, "fail.yml", "-p", "code=2", "-o", str(out))
     assert r.returncode == 1
     assert out.read_text() == '{"previous": true}'
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
+    r = packtivity_run(
+        cli,
+        specs,
         "purepub.yml",
         "-p",
         "a=1",
