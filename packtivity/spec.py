@@ -85,14 +85,24 @@ def _check_local_source(toplevel: str, spec: str) -> None:
         raise SpecError(f"spec file '{path}' does not exist")
     if not os.access(path, os.R_OK) or os.path.isdir(path):
         raise SpecError(f"spec file '{path}' cannot be read")
+
+
+def _diagnose_local_source(toplevel: str, spec: str) -> None:
+    """After a failed load: raise a precise SpecError if the local file is not a YAML mapping."""
     import yaml
 
+    filename = spec.split("#", 1)[0]
+    if "://" in toplevel or not filename:
+        return
+    path = _describe_location(toplevel, filename)
     try:
         with open(path) as handle:
             document = yaml.safe_load(handle)
     except yaml.YAMLError as error:
         problem = " ".join(str(error).split())
         raise SpecError(f"spec file '{path}' is not valid YAML: {problem}") from None
+    except OSError:
+        return
     if "#" not in spec and not isinstance(document, dict):
         raise SpecError(
             f"spec '{spec}' is not a mapping (got {type(document).__name__}); "
@@ -114,7 +124,7 @@ def _pick_alternative(error: Any) -> Any:
             errors
             for errors in by_alternative.values()
             if not any(
-                (e.validator == "enum" and str(list(e.relative_path)[-1:]).endswith("_type']"))
+                (e.validator == "enum" and str(e.relative_path[-1]).endswith("_type"))
                 or (e.validator == "type" and not e.relative_path)
                 for e in errors
             )
@@ -193,6 +203,7 @@ def load_spec(
     except SpecError:
         raise
     except Exception as error:
+        _diagnose_local_source(toplevel, spec)
         where = _describe_location(toplevel, spec)
         reason = str(error).strip()
         detail = f": {reason}" if reason and reason != "None" else ""
