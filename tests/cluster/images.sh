@@ -34,10 +34,7 @@ rootfs_busybox() {  # DIR
 
 rootfs_python() {  # DIR
     local dir=$1
-    command -v debootstrap >/dev/null || {
-        apt-get update -qq >/dev/null 2>&1 || true
-        DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-    }
+    command -v debootstrap >/dev/null || { log "debootstrap is missing (cluster up installs it)"; return 1; }
     timeout 900 debootstrap --variant=minbase --include=python3-minimal bookworm "$dir" "$(mirror)" \
         >"$WORK/debootstrap.log" 2>&1 || { tail -20 "$WORK/debootstrap.log" >&2; return 1; }
     rm -rf "$dir/var/cache/apt/archives/"*.deb "$dir/var/lib/apt/lists/"*

@@ -4,6 +4,7 @@
 # without systemd. Run as root.
 #
 #   slurm.sh install      apt-get the packages (only what is missing)
+#   slurm.sh apt PKG...   apt-get PKG... (only those missing): the one install path of the cluster
 #   slurm.sh start        install if needed, write slurm.conf, start munge,
 #                            [mariadb+slurmdbd], slurmctld, slurmd; wait until
 #                            the node is idle
@@ -539,6 +540,8 @@ EOF
 
 case "${1:-}" in
     install)    do_install ;;
+    apt)        shift; mkdir -p "$LOG"; missing=$(need_pkgs "$@" | tr '\n' ' ')
+                [ -z "${missing// /}" ] || apt_install $missing ;;
     start)      do_start ;;
     stop)       do_stop ;;
     restart)    do_stop; do_start ;;
