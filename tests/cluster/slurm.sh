@@ -16,6 +16,9 @@
 #   slurm.sh ssh-down     stop that sshd
 #   slurm.sh ssh-status
 #   slurm.sh ssh-env      print shell exports (host, port, user, key, known_hosts)
+#   slurm.sh registry-up  Debian's docker-registry (Distribution) on 127.0.0.1:$REGISTRY_UP_PORT
+#                            [5055], plain HTTP, no auth, log in $BASE/registry/registry.log
+#   slurm.sh registry-down | registry-status
 #   slurm.sh up | down    start+ssh-up | ssh-down+stop
 #   slurm.sh conf         print the slurm.conf that start would write
 #
@@ -514,6 +517,37 @@ EOF
 
 do_ssh_down() { stop_pid "$SSHD_PID" sshd; }
 
+# ------------------------------------------------------------- registry ---
+
+REGISTRY_DIR=$BASE/registry
+REGISTRY_PID=$RUN/docker-registry.pid
+REGISTRY_PORT=${REGISTRY_UP_PORT:-5055}
+registry_ok() { timeout 5 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; }
+
+do_registry_up() {
+    pid_alive "$REGISTRY_PID" docker-registry >/dev/null && registry_ok && return 0
+    local missing; missing=$(need_pkgs docker-registry curl)
+    [ -z "$missing" ] || apt_install $missing
+    mkdir -p "$REGISTRY_DIR/data" "$RUN"
+    printf '%s\n' 'version: 0.1' 'log:' '  level: info' 'storage:' '  filesystem:' \
+        "    rootdirectory: $REGISTRY_DIR/data" '  delete:' '    enabled: true' 'http:' \
+        "  addr: 127.0.0.1:$REGISTRY_PORT" | write_if_changed "$REGISTRY_DIR/config.yml" 0644
+    log "docker-registry: starting on 127.0.0.1:$REGISTRY_PORT"
+    setsid docker-registry serve "$REGISTRY_DIR/config.yml" \
+        >>"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
+    echo $! > "$REGISTRY_PID"
+    wait_for "$T" registry_ok || die "docker-registry did not answer (log: $REGISTRY_DIR/registry.log)"
+}
+
+do_registry_down() { stop_pid "$REGISTRY_PID" docker-registry; }
+
+do_registry_status() {
+    local pid
+    if pid=$(pid_alive "$REGISTRY_PID" docker-registry) && registry_ok; then
+        echo "registry: running pid $pid on 127.0.0.1:$REGISTRY_PORT"
+    else echo "registry: not running"; return 3; fi
+}
+
 do_ssh_status() {
     local pid
     if pid=$(pid_alive "$SSHD_PID" sshd); then echo "sshd: running pid $pid (ours)"; else echo "sshd: not running"; fi
@@ -553,6 +587,9 @@ case "${1:-}" in
     ssh-down)   do_ssh_down ;;
     ssh-status) do_ssh_status ;;
     ssh-env)    do_ssh_env ;;
+    registry-up)     do_registry_up ;;
+    registry-down)   do_registry_down ;;
+    registry-status) do_registry_status ;;
     up)         do_start && do_ssh_up ;;
     down)       do_ssh_down; do_stop ;;
     *) sed -n '2,20p' "$0"; exit 2 ;;
