@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
@@ -440,22 +441,52 @@ def pubtest(backend: str, **options: Any) -> None:
 @spec_options
 @handle_errors
 def shell(backend: str, **options: Any) -> None:
-    """Open an interactive shell in the environment of SPEC, in its work directory."""
+    """Open an interactive shell in the environment of SPEC, in its work directory.
+
+    A docker-encapsulated SPEC gets its container, with the same image, binds and variables as
+    a run; a localproc-env SPEC gets a shell on the host.
+    """
+    import logging
     import subprocess
+
+    from .handlers.execution_handlers import container_command
+    from .hosts import local_host
+    from .syncbackends import ExecutionConfig, finalize_inputs
 
     inputs = load_step_inputs(options)
     loaded_spec, step_state = inputs.spec, inputs.state
     step_state.ensure()
     environment = loaded_spec.get("environment") or {"environment_type": "localproc-env"}
-    if environment["environment_type"] != "localproc-env":
-        raise BadInput(
-            "packtivity-util shell supports localproc-env here, "
-            f"not {environment['environment_type']}"
-        )
+    env_type = environment["environment_type"]
+    if env_type not in ("localproc-env", "docker-encapsulated"):
+        raise BadInput(f"packtivity-util shell has no shell for environment type {env_type}")
     process = loaded_spec.get("process") or {}
     interpreter = (
         process.get("interpreter", "sh")
         if process.get("process_type") == "interpolated-script-cmd"
         else "sh"
     )
-    sys.exit(subprocess.call(["sh", "-c", interpreter], cwd=step_state.readwrite[0]))
+    workdir = step_state.readwrite[0]
+    if env_type == "localproc-env":
+        sys.exit(subprocess.call(["sh", "-c", interpreter], cwd=workdir))
+    from .handlers.environment_handlers import docker
+
+    parameters, step_state = finalize_inputs(inputs.parameters, step_state)
+    environment = docker(environment, parameters, step_state)
+    envscript = environment.get("envscript") or ""
+    command = ["sh", "-c", (f". {shlex.quote(envscript)} && " if envscript else "") + interpreter]
+    host = local_host()
+    argv, _, files = container_command(
+        ExecutionConfig(),
+        environment,
+        step_state,
+        command,
+        {"name": "shell"},
+        step_state.metadir,
+        logging.getLogger("packtivity.shell"),
+        host,
+    )
+    for path, content in files.items():
+        host.write_text(path, content)
+    click.echo(f"packtivity: {shlex.join(argv)}", err=True)
+    sys.exit(subprocess.call(argv, cwd=workdir))

@@ -16,6 +16,7 @@ import yaml
 
 from . import datamodel as _datamodel
 from . import logutils
+from .containers.settings import container_config
 from .errors import BadInput
 
 
@@ -34,37 +35,6 @@ class packconfig:
             return str(self.handler_selection[category][handler])
         except KeyError:
             return "default"
-
-
-class container_config:
-    """Container settings, from the backend config and the environment (as in the original)."""
-
-    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
-        self.config = config or {}
-
-    def workdir_location(self) -> Optional[str]:
-        return os.environ.get("PACKTIVITY_WORKDIR_LOCATION")
-
-    def pull_software(self) -> bool:
-        if "PACKTIVITY_DOCKER_NOPULL" in os.environ:
-            return False
-        return bool(self.config.get("pull_images", True))
-
-    def container_runtime(self) -> str:
-        return os.environ.get(
-            "PACKTIVITY_CONTAINER_RUNTIME", self.config.get("runtime", "apptainer")
-        )
-
-    def cvmfs_location(self) -> str:
-        return os.environ.get("PACKTIVITY_CVMFS_LOCATION", "/cvmfs")
-
-    def auth_location(self) -> str:
-        default = os.environ.get("PACKTIVITY_AUTH_LOCATION", "/home/recast/recast_auth")
-        return str(self.config.get("auth_location", default))
-
-    def auth_targetdir(self) -> str:
-        default = os.environ.get("PACKTIVITY_AUTH_TARGETDIR", "/recast_auth")
-        return str(self.config.get("auth_targetdir", default))
 
 
 class ExecutionConfig:

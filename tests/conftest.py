@@ -83,7 +83,7 @@ def copy_specs(tmp_path: Path) -> Path:
 
 # ---- the test cluster (tests/cluster/cluster up; `./dev test` brings it up and down) --------
 
-CLUSTER_FIXTURES = {"slurm", "apptainer", "ssh", "pbs", "shared_workdir"}
+CLUSTER_FIXTURES = {"slurm", "apptainer", "registry", "ssh", "pbs", "shared_workdir"}
 
 
 @dataclass
@@ -98,9 +98,17 @@ class Cluster:
     shared_dir: Path
     images: Path
     pbs_bin: Path
+    registry: str  #: host:port of the container registry on 127.0.0.1 (plain HTTP)
+    registry_image: str  #: repository:tag of the busybox test image in it
+    registry_log: Path  #: the registry's log, one line per request
 
     def image(self, name: str) -> Path:
         return self.images / f"{name}.sif"
+
+    def registry_requests(self, fragment: str) -> int:
+        """How many requests the registry has logged whose line contains ``fragment``."""
+        with open(self.registry_log, errors="replace") as log:
+            return sum(fragment in line for line in log)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -109,7 +117,7 @@ def pytest_collection_modifyitems(config, items) -> None:
         used = CLUSTER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if used:
             item.add_marker(pytest.mark.integration)
-            for name in used - {"shared_workdir"}:
+            for name in used - {"shared_workdir", "registry"}:
                 item.add_marker(getattr(pytest.mark, name))
 
 
@@ -126,6 +134,9 @@ def cluster() -> Cluster:
         "PACKTIVITY_TEST_SHARED_DIR",
         "PACKTIVITY_TEST_IMAGES",
         "PACKTIVITY_TEST_PBS_BIN",
+        "PACKTIVITY_TEST_REGISTRY",
+        "PACKTIVITY_TEST_REGISTRY_IMAGE",
+        "PACKTIVITY_TEST_REGISTRY_LOG",
     ]
     missing = [name for name in needed if not env.get(name)]
     if missing:
@@ -143,6 +154,9 @@ def cluster() -> Cluster:
         Path(env["PACKTIVITY_TEST_SHARED_DIR"]),
         Path(env["PACKTIVITY_TEST_IMAGES"]),
         Path(env["PACKTIVITY_TEST_PBS_BIN"]),
+        env["PACKTIVITY_TEST_REGISTRY"],
+        env["PACKTIVITY_TEST_REGISTRY_IMAGE"],
+        Path(env["PACKTIVITY_TEST_REGISTRY_LOG"]),
     )
 
 
@@ -168,6 +182,26 @@ def apptainer(cluster: Cluster) -> Cluster:
         if not cluster.image(image).is_file():
             pytest.fail(f"test image {cluster.image(image)} is missing: is the test cluster up?")
     return cluster
+
+
+@pytest.fixture
+def registry(apptainer: Cluster, monkeypatch) -> Cluster:
+    """The registry on 127.0.0.1, pulls allowed (over plain HTTP: ``APPTAINER_NOHTTPS``)."""
+    if not _answers(["curl", "-fsS", f"http://{apptainer.registry}/v2/"]):
+        pytest.fail(f"the test registry {apptainer.registry} does not answer: is the cluster up?")
+    monkeypatch.delenv("PACKTIVITY_DOCKER_NOPULL", raising=False)
+    monkeypatch.setenv("APPTAINER_NOHTTPS", "1")
+    return apptainer
+
+
+@pytest.fixture(autouse=True)
+def _private_image_caches(tmp_path: Path, monkeypatch) -> None:
+    """Every test gets empty image caches (packtivity's and Apptainer's own), and pulls are
+    off unless the test asks for the ``registry``: no test ever reaches out to Docker Hub."""
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_CACHEDIR", str(tmp_path / "sif-cache"))
+    monkeypatch.setenv("APPTAINER_CACHEDIR", str(tmp_path / "apptainer-cache"))
+    monkeypatch.setenv("PACKTIVITY_DOCKER_NOPULL", "1")
+    monkeypatch.delenv("PACKTIVITY_APPTAINER_IMAGE_MAP", raising=False)
 
 
 @pytest.fixture(scope="session")

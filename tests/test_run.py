@@ -4,6 +4,7 @@ and prepublishing that gives exactly the post-run result."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,25 @@ def test_manual_instructions(specs: Path, workdir: Path, capsys) -> None:
     assert result.json() == {"manual": True}
 
 
-def test_docker_without_runtime_is_clear(specs: Path, workdir: Path) -> None:
-    with pytest.raises(ContainerRuntimeError, match="no container runtime.*busybox:1.36"):
+def test_container_step_without_runtime_names_what_to_install(
+    specs: Path, workdir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with pytest.raises(ContainerRuntimeError, match="'apptainer' is not on the PATH.*install"):
+        run(specs, "docker.yml", {}, workdir)
+
+
+def test_container_image_missing_with_pulls_off_is_clear(
+    specs: Path, workdir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The image is looked up before anything runs, so the ``apptainer`` on PATH here is an
+    empty stand-in (never executed): this runs on machines without Apptainer too."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "apptainer").write_text("#!/bin/sh\nexit 99\n")
+    (bindir / "apptainer").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    with pytest.raises(ContainerRuntimeError, match="busybox:1.36 is not in the cache.*NOPULL"):
         run(specs, "docker.yml", {}, workdir)
 
 

@@ -1,43 +1,89 @@
 """Executors: run a job in its environment, on this machine, now.
 
 Every executor takes ``(exec_config, environment, state, job, metadata)``; it returns nothing
-and raises :class:`~packtivity.errors.StepFailed` when the job fails.  The job's output goes to
-the terminal and to ``<workdir>/_packtivity/<name>.run.log``.
+and raises :class:`~packtivity.errors.StepFailed` when the job fails.  Host and container steps
+run through the job body (:mod:`packtivity.jobscript`): its output goes to the terminal and to
+``<workdir>/_packtivity/<name>.run.log``, its run record to ``<name>.run.json`` beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from typing import Any
+import shlex
+import tempfile
+from typing import Any, Iterator, Optional
 
 import click
 import yaml
 
 from .. import logutils
 from ..errors import ContainerRuntimeError, StepFailed
-from ..teeprocess import run_teed
+from ..hosts import Host, local_host
+from ..jobscript import ImageInfo, JobBody, describe_job, job_argv, job_paths, render_job_body
+from ..runrecord import RunRecord, read_run_record
 from ..utils import handler_decorator
 
 handlers, executor = handler_decorator()
 
 
-def job_argv(job: dict[str, Any]) -> tuple[list[str], str | None]:
-    """The argv and stdin text that run a job on a POSIX shell.
+@contextlib.contextmanager
+def _metadir(state: Any) -> Iterator[str]:
+    """The step's meta directory (``<workdir>/_packtivity``), or a temporary one without state."""
+    metadir = getattr(state, "metadir", None) if state else None
+    if metadir:
+        os.makedirs(metadir, exist_ok=True)
+        yield metadir
+        return
+    with tempfile.TemporaryDirectory(prefix="packtivity-") as tmp:
+        yield tmp
 
-    A command runs as ``sh -c COMMAND``; a script is fed on stdin to ``sh -c INTERPRETER``
-    (so an interpreter may carry arguments, e.g. ``python3 -u``).
+
+def run_job_body(
+    exec_config: Any, body: JobBody, host: Host, log: logging.Logger, logfile: Optional[str]
+) -> Optional[RunRecord]:
+    """Write the job body on ``host``, run it there now, and return its run record.
+
+    Raises :class:`StepFailed` (with the command's exit code and the output's last lines) when
+    the command failed or the body ended without a record.  A dry run prints the command line
+    and returns None.
     """
-    if "command" in job:
-        return ["sh", "-c", str(job["command"])], None
-    if "script" in job:
-        return ["sh", "-c", str(job.get("interpreter", "sh"))], str(job["script"])
-    raise StepFailed(f"do not know how to run job {job!r:.200}")
+    log.info("step command line: cd %s && %s", body.cwd, body.command_line)
+    if exec_config.dry_run():
+        stdin = " (script on stdin)" if body.stdin is not None else ""
+        print(f"dry run: would run: cd {shlex.quote(body.cwd)} && {body.command_line}{stdin}")
+        return None
+    for path, content in body.files.items():
+        host.write_text(path, content)
+    host.write_text(body.script_path, render_job_body(body))
+    host.remove(body.record_path)
+    try:
+        result = host.run_streamed(["sh", body.script_path], logfile=logfile)
+    except OSError as error:
+        raise StepFailed(f"step '{body.step}' could not start: {error}") from None
+    record = read_run_record(host, body.record_path)
+    where = f" (log: {logfile})" if logfile else ""
+    if record is None:
+        raise StepFailed(
+            f"step '{body.step}' ended with exit code {result.returncode} without writing its "
+            f"run record {body.record_path}{where}",
+            returncode=result.returncode or 1,
+            log_tail=result.output,
+        )
+    if not record.succeeded:
+        log.error("step failed: %s", record.describe())
+        raise StepFailed(
+            f"step '{body.step}' failed with exit code {record.exit_code}{where}",
+            returncode=record.exit_code,
+            log_tail=result.output,
+        )
+    log.info("step finished: %s", record.describe())
+    return record
 
 
-def describe_job(job: dict[str, Any]) -> str:
-    if "command" in job:
-        return f"command: {job['command']}"
-    return f"script for '{job.get('interpreter', 'sh')}':\n{job.get('script', '')}"
+def _workdir(state: Any) -> str:
+    return os.path.abspath(state.readwrite[0] if state and state.readwrite else os.getcwd())
 
 
 @executor("localproc-env")
@@ -49,31 +95,28 @@ def localproc_env(
     metadata: dict[str, Any],
 ) -> None:
     """Run a command or a script on the host, in the step's work directory."""
-    with logutils.setup_logging_topic(
-        exec_config, metadata, state, "step", return_logger=True
-    ) as log:
+    with (
+        logutils.setup_logging_topic(
+            exec_config, metadata, state, "step", return_logger=True
+        ) as log,
+        _metadir(state) as metadir,
+    ):
         assert log is not None
-        workdir = state.readwrite[0] if state and state.readwrite else os.getcwd()
+        workdir = _workdir(state)
         os.makedirs(workdir, exist_ok=True)
         argv, stdin_text = job_argv(job)
-        log.info("running in %s: %s", workdir, describe_job(job))
-        if exec_config.dry_run():
-            log.info("dry run: not running %s", argv)
-            return
+        log.info("running on the host in %s: %s", workdir, describe_job(job))
+        script_path, record_path = job_paths(metadir, metadata["name"])
+        body = JobBody(
+            step=metadata["name"],
+            cwd=workdir,
+            argv=argv,
+            stdin=stdin_text,
+            script_path=script_path,
+            record_path=record_path,
+        )
         logfile = logutils.topic_logfile(state, metadata, "run")
-        try:
-            result = run_teed(argv, stdin_text=stdin_text, cwd=workdir, logfile=logfile)
-        except OSError as error:
-            raise StepFailed(f"step '{metadata['name']}' could not start: {error}") from None
-        if result.returncode != 0:
-            log.error("step failed with exit code %s", result.returncode)
-            raise StepFailed(
-                f"step '{metadata['name']}' failed with exit code {result.returncode}"
-                + (f" (log: {logfile})" if logfile else ""),
-                returncode=result.returncode,
-                log_tail=result.tail,
-            )
-        log.info("step finished with exit code 0")
+        run_job_body(exec_config, body, local_host(), log, logfile)
 
 
 @executor("noop-env")
@@ -117,9 +160,86 @@ def docker_enc_handler(
     job: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
-    """Container steps need a container runtime (Apptainer); none is wired in yet."""
-    raise ContainerRuntimeError(
-        f"no container runtime: step '{metadata['name']}' needs image "
-        f"'{environment['image']}:{environment.get('imagetag', 'latest')}' and this packtivity "
-        "has no container runtime configured"
+    """Run a command or a script in the step's container image, under Apptainer."""
+    with (
+        logutils.setup_logging_topic(
+            exec_config, metadata, state, "step", return_logger=True
+        ) as log,
+        _metadir(state) as metadir,
+    ):
+        assert log is not None
+        body = container_job_body(exec_config, environment, state, job, metadata, metadir, log)
+        log.info(
+            "running in %s: %s", body.image.reference if body.image else "?", describe_job(job)
+        )
+        logfile = logutils.topic_logfile(state, metadata, "run")
+        run_job_body(exec_config, body, local_host(), log, logfile)
+
+
+def container_job_body(
+    exec_config: Any,
+    environment: dict[str, Any],
+    state: Any,
+    job: dict[str, Any],
+    metadata: dict[str, Any],
+    metadir: str,
+    log: logging.Logger,
+    host: Optional[Host] = None,
+) -> JobBody:
+    """The job body of a docker-encapsulated step; pulls its image first when needed."""
+    host = host or local_host()
+    command, stdin_text = job_argv(job, str(environment.get("envscript") or ""))
+    argv, image, files = container_command(
+        exec_config, environment, state, command, metadata, metadir, log, host
     )
+    script_path, record_path = job_paths(metadir, metadata["name"])
+    return JobBody(
+        step=metadata["name"],
+        cwd=_workdir(state),
+        argv=argv,
+        stdin=stdin_text,
+        script_path=script_path,
+        record_path=record_path,
+        runtime=exec_config.container_config.container_runtime(),
+        image=image,
+        files=files,
+    )
+
+
+def container_command(
+    exec_config: Any,
+    environment: dict[str, Any],
+    state: Any,
+    command: list[str],
+    metadata: dict[str, Any],
+    metadir: str,
+    log: logging.Logger,
+    host: Host,
+) -> tuple[list[str], ImageInfo, dict[str, str]]:
+    """``(argv, image, files)``: the runtime's command line that runs ``command`` in the step's
+    container, the image it uses (pulled first when needed), and the files its binds need."""
+    from ..containers.apptainer import exec_argv
+    from ..containers.images import resolve_image
+    from ..containers.mounts import plan_container
+
+    settings = exec_config.container_config
+    runtime = settings.container_runtime()
+    dry_run = exec_config.dry_run()
+    if not dry_run and host.which(runtime) is None:
+        raise ContainerRuntimeError(
+            f"step '{metadata['name']}' needs a container runtime and '{runtime}' is not on the "
+            f"PATH of {host.name}: install Apptainer "
+            "(https://apptainer.org/docs/admin/main/installation.html), or set "
+            "PACKTIVITY_CONTAINER_RUNTIME=singularity where the cluster has Singularity"
+        )
+    image = resolve_image(
+        environment,
+        settings,
+        host,
+        log=log,
+        logfile=logutils.topic_logfile(state, metadata, "pull"),
+        dry_run=dry_run,
+    )
+    setup = plan_container(settings, environment, state, metadir, metadata["name"], host, log)
+    argv = exec_argv(runtime, image.path, setup, contain=settings.contain(), command=command)
+    return argv, image, setup.files

@@ -1,0 +1,7 @@
+"""Containers: ``docker-encapsulated`` packtivities under Apptainer (or Singularity).
+
+``settings``  where the runtime, image map, cache and containment come from
+``images``    image + imagetag -> a SIF (image map, cache, local file, or one locked pull)
+``mounts``    state directories, par_mounts, resources, env -> binds and variables
+``apptainer`` those -> the runtime's argument list (no I/O)
+"""

@@ -1,0 +1,132 @@
+"""What a container sees of the host: binds, environment variables, working directory, GPUs.
+
+From the state (read-write directories bound read-write at the same path, read-only ones
+read-only), the environment spec (``par_mounts``, ``resources``, ``env``, ``workdir``) and the
+container settings.  Files that binds need (``par_mounts`` content) are returned, not written:
+the caller writes them on the host that runs the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..errors import ContainerRuntimeError, SpecError, StateError
+from ..hosts import Host
+from .settings import container_config
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Bind:
+    source: str  #: path on the host
+    target: str  #: path in the container
+    readonly: bool
+
+    def option(self) -> str:
+        """The ``--bind`` value; Apptainer splits binds on ``,`` and ``:``, so paths with
+        those cannot be bound and are a :class:`StateError`."""
+        for path in (self.source, self.target):
+            if "," in path or ":" in path:
+                raise StateError(f"cannot bind {path!r} into a container: it contains ',' or ':'")
+        return f"{self.source}:{self.target}:{'ro' if self.readonly else 'rw'}"
+
+
+@dataclass(frozen=True)
+class ContainerSetup:
+    binds: list[Bind]
+    env: dict[str, str]  #: variables set in the container
+    pwd: Optional[str]  #: working directory in the container
+    gpu: bool  #: GPUs requested (``--nv``)
+    files: dict[str, str] = field(default_factory=dict)  #: path -> content, to write first
+
+
+def _resources(environment: dict[str, Any]) -> list[Any]:
+    return list(environment.get("resources") or [])
+
+
+def wants_auth(environment: dict[str, Any]) -> bool:
+    """GRIDProxy, KRB5Auth or ``{kerberos: true}`` among the resources (as in the original)."""
+    resources = _resources(environment)
+    return "GRIDProxy" in resources or "KRB5Auth" in resources or {"kerberos": True} in resources
+
+
+def wants_cvmfs(environment: dict[str, Any]) -> bool:
+    return "CVMFS" in _resources(environment)
+
+
+def wants_gpu(environment: dict[str, Any]) -> bool:
+    """``GPU`` (any case) or ``{gpu: N}`` / ``{gpus: N}`` with N > 0 among the resources."""
+    for resource in _resources(environment):
+        if isinstance(resource, str) and resource.lower() in ("gpu", "gpus"):
+            return True
+        if isinstance(resource, dict):
+            for key in ("gpu", "gpus", "GPU"):
+                if resource.get(key):
+                    return True
+    return False
+
+
+def plan_container(
+    settings: container_config,
+    environment: dict[str, Any],
+    state: Any,
+    metadir: str,
+    step: str,
+    host: Host,
+    log: logging.Logger,
+) -> ContainerSetup:
+    """The binds, variables and working directory of one step's container on ``host``."""
+    binds: list[Bind] = []
+    files: dict[str, str] = {}
+    env: dict[str, str] = {}
+    readwrite = [os.path.abspath(d) for d in (state.readwrite if state else [])]
+    readonly = [os.path.abspath(d) for d in (state.readonly if state else [])]
+    for directory in readwrite:
+        binds.append(Bind(directory, directory, readonly=False))
+    for directory in readonly:
+        if not host.exists(directory):
+            raise StateError(f"read-only directory {directory} does not exist on {host.name}")
+        binds.append(Bind(directory, directory, readonly=True))
+
+    for index, mount in enumerate(environment.get("par_mounts") or []):
+        path = os.path.join(metadir, f"{step}.parmount{index}.txt")
+        files[path] = str(mount["mountcontent"])
+        binds.append(Bind(path, str(mount["mountpath"]), readonly=True))
+
+    if wants_cvmfs(environment):
+        location = settings.cvmfs_location()
+        if host.exists(location):
+            binds.append(Bind(location, "/cvmfs", readonly=True))
+        else:
+            log.warning("step needs CVMFS but %s does not exist on %s", location, host.name)
+    if wants_auth(environment):
+        location, target = settings.auth_location(), settings.auth_targetdir()
+        if not host.exists(location):
+            raise ContainerRuntimeError(
+                f"step '{step}' needs credentials ({environment.get('resources')}) but the auth "
+                f"location {location} does not exist on {host.name}; set PACKTIVITY_AUTH_LOCATION"
+            )
+        binds.append(Bind(location, target, readonly=False))
+        env["KRB_SETUP_SCRIPT"] = os.path.join(target, "getkrb.sh")
+    proxy = os.environ.get("X509_USER_PROXY")
+    if proxy:
+        env["X509_USER_PROXY"] = proxy
+        if host.exists(proxy) and not any(_within(proxy, b.source) for b in binds):
+            binds.append(Bind(proxy, proxy, readonly=True))
+
+    for name, value in (environment.get("env") or {}).items():
+        if not _ENV_NAME.fullmatch(str(name)):
+            raise SpecError(f"environment variable name {name!r} in the spec's env is not valid")
+        env[str(name)] = str(value)
+
+    pwd = environment.get("workdir") or (readwrite[0] if readwrite else None)
+    return ContainerSetup(binds=binds, env=env, pwd=pwd, gpu=wants_gpu(environment), files=files)
+
+
+def _within(path: str, directory: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), directory]) == directory

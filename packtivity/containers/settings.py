@@ -1,0 +1,88 @@
+"""Container settings: environment variables first, then the backend's ``containers`` options.
+
+=================================  ============================  ==============================
+environment variable               backend option (containers:)  default
+=================================  ============================  ==============================
+``PACKTIVITY_CONTAINER_RUNTIME``   ``runtime``                   ``apptainer``
+``PACKTIVITY_APPTAINER_IMAGE_MAP`` ``image_map``                 none
+``PACKTIVITY_APPTAINER_CACHEDIR``  ``cachedir``                  ``~/.packtivity/images``
+``PACKTIVITY_APPTAINER_CONTAIN``   ``contain``                   true (``--containall``)
+``PACKTIVITY_DOCKER_NOPULL``       ``pull_images: false``        pull when missing
+``PACKTIVITY_CVMFS_LOCATION``      --                            ``/cvmfs``
+``PACKTIVITY_AUTH_LOCATION``       ``auth_location``             ``/home/recast/recast_auth``
+``PACKTIVITY_AUTH_TARGETDIR``      ``auth_targetdir``            ``/recast_auth``
+=================================  ============================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import yaml
+
+from ..errors import BackendError
+
+RUNTIMES = ("apptainer", "singularity")
+DEFAULT_CACHEDIR = os.path.join("~", ".packtivity", "images")
+
+
+def _flag(value: Any, name: str) -> bool:
+    parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    if not isinstance(parsed, bool):
+        raise BackendError(f"{name} must be true or false, got {value!r}")
+    return parsed
+
+
+class container_config:
+    """Container settings of a backend (the original's class, extended for Apptainer)."""
+
+    def __init__(self, config: Optional[dict[str, Any]] = None) -> None:
+        self.config = config or {}
+
+    def _get(self, env: str, option: str, default: Any) -> Any:
+        if env in os.environ:
+            return os.environ[env]
+        return self.config.get(option, default)
+
+    def container_runtime(self) -> str:
+        """``apptainer`` or ``singularity``; anything else is a :class:`BackendError`."""
+        runtime = str(self._get("PACKTIVITY_CONTAINER_RUNTIME", "runtime", "apptainer"))
+        if runtime not in RUNTIMES:
+            hint = " (HPC clusters have no Docker)" if runtime == "docker" else ""
+            raise BackendError(
+                f"unknown container runtime '{runtime}'{hint}; "
+                f"set PACKTIVITY_CONTAINER_RUNTIME to one of: {', '.join(RUNTIMES)}"
+            )
+        return runtime
+
+    def image_map(self) -> Optional[str]:
+        """The site image map file (YAML ``image[:tag]: path or URI``), if any."""
+        value = self._get("PACKTIVITY_APPTAINER_IMAGE_MAP", "image_map", None)
+        return os.path.expanduser(str(value)) if value else None
+
+    def cachedir(self) -> str:
+        """The SIF cache directory: on a cluster, on storage that every node sees."""
+        value = self._get("PACKTIVITY_APPTAINER_CACHEDIR", "cachedir", None) or DEFAULT_CACHEDIR
+        return os.path.abspath(os.path.expanduser(str(value)))
+
+    def contain(self) -> bool:
+        """Run with ``--containall`` (no host $HOME, /tmp or environment inside)."""
+        return _flag(self._get("PACKTIVITY_APPTAINER_CONTAIN", "contain", True), "contain")
+
+    def pull_software(self) -> bool:
+        if "PACKTIVITY_DOCKER_NOPULL" in os.environ:
+            return False
+        return bool(self.config.get("pull_images", True))
+
+    def cvmfs_location(self) -> str:
+        return os.environ.get("PACKTIVITY_CVMFS_LOCATION", "/cvmfs")
+
+    def auth_location(self) -> str:
+        """Credentials (``getkrb.sh``, a grid proxy) bound for GRIDProxy/KRB5Auth resources."""
+        return str(
+            self._get("PACKTIVITY_AUTH_LOCATION", "auth_location", "/home/recast/recast_auth")
+        )
+
+    def auth_targetdir(self) -> str:
+        return str(self._get("PACKTIVITY_AUTH_TARGETDIR", "auth_targetdir", "/recast_auth"))

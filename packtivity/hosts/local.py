@@ -1,0 +1,80 @@
+"""The machine this process runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+from typing import Optional
+
+from ..atomicfile import write_text_atomic
+from ..teeprocess import run_teed
+from .base import CommandResult
+
+
+class LocalHost:
+    """:class:`~packtivity.hosts.Host` for this machine: subprocesses and the local file system."""
+
+    name = "this machine"
+
+    def run(self, argv: list[str], *, stdin_text: Optional[str] = None) -> CommandResult:
+        done = subprocess.run(
+            argv,
+            input=stdin_text if stdin_text is not None else "",
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
+        return CommandResult(done.returncode, done.stdout, done.stderr)
+
+    def run_streamed(
+        self, argv: list[str], *, stdin_text: Optional[str] = None, logfile: Optional[str] = None
+    ) -> CommandResult:
+        teed = run_teed(argv, stdin_text=stdin_text, logfile=logfile)
+        return CommandResult(teed.returncode, teed.tail)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def read_text(self, path: str) -> str:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+    def write_text(self, path: str, text: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        write_text_atomic(path, text)
+
+    def remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def which(self, program: str) -> Optional[str]:
+        return shutil.which(program)
+
+    def sha256(self, path: str) -> str:
+        stat = os.stat(path)
+        return _sha256(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hash a file once per content version (size and mtime are part of the cache key)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_LOCAL = LocalHost()
+
+
+def local_host() -> LocalHost:
+    """This machine (one shared instance; it holds no state of its own)."""
+    return _LOCAL

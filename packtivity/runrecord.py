@@ -1,0 +1,88 @@
+"""The run record: how one packtivity's command ended, as its job body wrote it.
+
+``<workdir>/_packtivity/<step>.run.json`` is written by the job body (``templates/``) after the
+command ends, atomically, on the machine that ran it -- this one, or a batch node on the shared
+file system.  It is the truth about a run: a scheduler's own account can be wrong (Slurm records
+failed PSI/J jobs as COMPLETED 0:0), the record cannot.  No record means the command never
+finished (not started yet, still running, or killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .errors import PacktivityError
+from .hosts import Host
+
+RECORD_FORMAT = "packtivity-run-record/1"
+
+
+class RunRecordError(PacktivityError):
+    """A run record that exists but cannot be read as one."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    step: str
+    exit_code: int
+    #: the signal the job body itself received (TERM, INT, HUP), e.g. a batch job cancelled
+    signal: Optional[str]
+    start: str  #: UTC, ISO 8601, seconds
+    end: str
+    host: Optional[str]
+    cwd: str
+    command_line: str  #: exactly what ran, one shell line
+    stdin: bool  #: whether a script was fed on stdin
+    runtime: Optional[str]  #: container runtime binary, None on the host
+    runtime_version: Optional[str]
+    image: Optional[dict[str, Any]]  #: reference, path, source, sha256
+    batch_job_id: Optional[str]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and self.signal is None
+
+    def describe(self) -> str:
+        how = f"exit code {self.exit_code}"
+        if self.signal:
+            how += f" after SIG{self.signal}"
+        return f"{how} on {self.host or 'an unknown host'} at {self.end}"
+
+
+def parse_run_record(text: str, where: str) -> RunRecord:
+    """A :class:`RunRecord` from the JSON text of ``where``; :class:`RunRecordError` otherwise."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise RunRecordError(f"run record {where} is not JSON: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
+        raise RunRecordError(f"{where} is not a packtivity run record ({RECORD_FORMAT})")
+    try:
+        return RunRecord(
+            step=str(data["step"]),
+            exit_code=int(data["exit_code"]),
+            signal=data.get("signal"),
+            start=str(data["start"]),
+            end=str(data["end"]),
+            host=data.get("host"),
+            cwd=str(data["cwd"]),
+            command_line=str(data["command_line"]),
+            stdin=bool(data.get("stdin")),
+            runtime=data.get("runtime"),
+            runtime_version=data.get("runtime_version"),
+            image=data.get("image"),
+            batch_job_id=data.get("batch_job_id"),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunRecordError(f"run record {where} lacks or garbles {error}") from None
+
+
+def read_run_record(host: Host, path: str) -> Optional[RunRecord]:
+    """The record at ``path`` on ``host``, or None when there is none (yet)."""
+    try:
+        text = host.read_text(path)
+    except FileNotFoundError:
+        return None
+    return parse_run_record(text, f"{path} on {host.name}")
