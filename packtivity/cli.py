@@ -296,7 +296,13 @@ def runcli(
     for path in (outfile, proxyfile if not asyncwait else None):
         _check_writable(path)
     is_sync, chosen = backend_from_string(backend)
-    check_inputs(loaded_spec, parameters, step_state, getattr(chosen, "pack_config", packconfig()))
+    check_inputs(
+        loaded_spec,
+        parameters,
+        step_state,
+        getattr(chosen, "pack_config", packconfig()),
+        getattr(chosen, "exec_config", None),
+    )
     if not is_sync and not asyncwait and not getattr(chosen, "saveable_proxies", True):
         from .asyncbackends import UNSAVEABLE
 

@@ -167,13 +167,29 @@ def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: p
 
 
 def check_inputs(
-    spec: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig
+    spec: dict[str, Any],
+    parameters: Any,
+    state: Any,
+    pack_config: packconfig,
+    exec_config: Optional[ExecutionConfig] = None,
 ) -> None:
-    """Raise what running would raise about the inputs (e.g. a missing template parameter),
-    without running or printing anything.  Interactive (manual) processes are not checked."""
+    """Raise what running would raise about the inputs (a missing template parameter, an invalid
+    image reference, an unknown container runtime, a broken image map) without running or
+    printing anything.  Interactive (manual) processes are not checked."""
     process = spec.get("process")
     if process and not process["process_type"].startswith("manual"):
         build_job(process, *finalize_inputs(parameters, state), pack_config)
+    environment = spec.get("environment") or {}
+    if environment.get("environment_type") == "docker-encapsulated":
+        from .containers.images import image_reference, read_image_map
+        from .hosts import local_host
+
+        settings = (exec_config or ExecutionConfig()).container_config
+        settings.container_runtime()
+        image_reference(environment)
+        settings.contain()
+        if settings.image_map():
+            read_image_map(str(settings.image_map()), local_host())
 
 
 #: environments that show instructions even when the process yields no job

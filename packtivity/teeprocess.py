@@ -44,7 +44,8 @@ def run_teed(
     A command that cannot be started raises ``OSError``.
     """
     tail: collections.deque[bytes] = collections.deque(maxlen=TAIL_LINES)
-    log = open(logfile, "ab") if logfile else None  # noqa: SIM115 - closed in finally
+    # unbuffered: whoever tails the log (a user, a progress display) sees lines as they come
+    log = open(logfile, "ab", buffering=0) if logfile else None  # noqa: SIM115 - closed below
     try:
         proc = subprocess.Popen(
             argv,
