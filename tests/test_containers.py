@@ -352,25 +352,56 @@ def test_containment_hides_the_host_and_can_be_relaxed(apptainer, cli, tmp_path:
         marker.rmdir()
 
 
-def test_auth_resources_bind_the_credentials(apptainer, cli, tmp_path: Path) -> None:
+def test_resources_bind_credentials_cvmfs_and_grid_proxy(apptainer, cli, tmp_path: Path) -> None:
     auth = tmp_path / "auth"
     auth.mkdir()
     (auth / "getkrb.sh").write_text("echo kerberos-ready\n")
+    cvmfs = tmp_path / "cvmfs"
+    (cvmfs / "atlas.cern.ch").mkdir(parents=True)
+    proxy = tmp_path / "x509up_u0"
+    proxy.write_text("PROXY\n")
     spec = container_spec(
         str(apptainer.image("busybox")),
-        {"process_type": "string-interpolated-cmd", "cmd": "sh $KRB_SETUP_SCRIPT > auth.txt"},
-        resources=["KRB5Auth"],
+        {
+            "process_type": "string-interpolated-cmd",
+            "cmd": "sh $KRB_SETUP_SCRIPT > seen.txt; ls /cvmfs >> seen.txt; "
+            "cat $X509_USER_PROXY >> seen.txt; touch /cvmfs/x 2>/dev/null || echo ro >> seen.txt",
+        },
+        resources=["KRB5Auth", "CVMFS"],
     )
     work = tmp_path / "w"
-    env = {"PACKTIVITY_AUTH_LOCATION": str(auth)}
+    env = {
+        "PACKTIVITY_AUTH_LOCATION": str(auth),
+        "PACKTIVITY_CVMFS_LOCATION": str(cvmfs),
+        "X509_USER_PROXY": str(proxy),
+    }
     result = run_step(cli, tmp_path, spec, "-w", str(work), env=env)
     assert result.returncode == 0, result.stderr
-    assert (work / "auth.txt").read_text() == "kerberos-ready\n"
+    assert (work / "seen.txt").read_text() == "kerberos-ready\natlas.cern.ch\nPROXY\nro\n"
     missing = run_step(
-        cli, tmp_path, spec, "-w", str(work), env={"PACKTIVITY_AUTH_LOCATION": "/no/auth"}
+        cli, tmp_path, spec, "-w", str(work), env={**env, "PACKTIVITY_AUTH_LOCATION": "/no/auth"}
     )
     assert missing.returncode == 1
     assert_one_line_error_any(missing, "auth location /no/auth does not exist")
+
+
+def test_singularity_runtime_name(apptainer, cli, tmp_path: Path) -> None:
+    """Clusters with Singularity: the binary and its SINGULARITYENV_ variables (the test
+    cluster's ``singularity`` is Apptainer's compatibility name)."""
+    spec = container_spec(
+        str(apptainer.image("busybox")),
+        {"process_type": "string-interpolated-cmd", "cmd": "echo $V > v.txt"},
+        env={"V": "via singularity"},
+    )
+    work = tmp_path / "w"
+    env = {"PACKTIVITY_CONTAINER_RUNTIME": "singularity"}
+    result = run_step(cli, tmp_path, spec, "-w", str(work), env=env)
+    assert result.returncode == 0, result.stderr
+    assert (work / "v.txt").read_text() == "via singularity\n"
+    rec = record(work)
+    assert rec["runtime"] == "singularity"
+    assert rec["command_line"].startswith("env '")
+    assert "SINGULARITYENV_V=via singularity" in rec["command_line"]
 
 
 def assert_one_line_error_any(result, fragment: str) -> None:
