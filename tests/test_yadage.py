@@ -1,4 +1,4 @@
-"""yadage 0.21.2 (PyPI) runs docker-free workflows on this package, unchanged, via yadage-run."""
+"""yadage 0.21.2 (PyPI) runs workflows on this package, unchanged, via yadage-run."""
 
 from __future__ import annotations
 
@@ -79,3 +79,20 @@ def test_failing_step_fails_the_workflow(tmp_path: Path) -> None:
     r = yadage_run(tmp_path, "mapreduce.yml", "foregroundasync", "-p", "items=[1, notanumber]")
     assert r.returncode != 0
     assert not (tmp_path / "work" / "reduce" / "total.txt").exists()
+
+
+@pytest.mark.parametrize("backend", ["multiproc:2", "foregroundasync"])
+def test_map_reduce_in_containers(apptainer, tmp_path: Path, monkeypatch, backend: str) -> None:
+    """Workflow steps name Docker Hub images; the site image map points them at the test
+    images, and yadage runs them under Apptainer through this package."""
+    image_map = tmp_path / "images.yml"
+    image_map.write_text(
+        f"busybox:1.36: {apptainer.image('busybox')}\n"
+        f"python:3.11-slim: {apptainer.image('python')}\n"
+    )
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_IMAGE_MAP", str(image_map))
+    r = yadage_run(tmp_path, "containers.yml", backend, "-p", "items=[1, 2, 3]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "work" / "reduce" / "total.txt").read_text() == "14\n"
+    record = (tmp_path / "work" / "map_0" / "_packtivity").glob("*.run.json")
+    assert '"runtime": "apptainer"' in next(record).read_text()

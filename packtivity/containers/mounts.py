@@ -3,7 +3,8 @@
 From the state (read-write directories bound read-write at the same path, read-only ones
 read-only), the environment spec (``par_mounts``, ``resources``, ``env``, ``workdir``) and the
 container settings.  Files that binds need (``par_mounts`` content) are returned, not written:
-the caller writes them on the host that runs the job.
+the caller writes them on the host that runs the job.  Read-only directories that do not exist
+are left out.
 """
 
 from __future__ import annotations
@@ -89,8 +90,11 @@ def plan_container(
     for directory in readwrite:
         binds.append(Bind(directory, directory, readonly=False))
     for directory in readonly:
+        # workflow engines list the directories of earlier stages that wrote nothing (yadage's
+        # init): nothing to read there, and Apptainer cannot bind a missing path
         if not host.exists(directory):
-            raise StateError(f"read-only directory {directory} does not exist on {host.name}")
+            log.info("read-only directory %s does not exist: not bound", directory)
+            continue
         binds.append(Bind(directory, directory, readonly=True))
 
     for index, mount in enumerate(environment.get("par_mounts") or []):
