@@ -250,8 +250,14 @@ class MultiProcBackend(PythonCallableAsyncBackend):
 
     saveable_proxies = False
 
-    def __init__(self, poolsize: Any, packconfig_spec: Optional[dict[str, Any]] = None) -> None:
-        super().__init__(packconfig_spec)
+    def __init__(
+        self,
+        poolsize: Any,
+        packconfig_spec: Optional[dict[str, Any]] = None,
+        config: Optional[dict[str, Any]] = None,
+    ) -> None:
+        # ``packconfig_spec`` is the original's name; ``config`` the one every other backend takes
+        super().__init__(config or packconfig_spec)
         size = multiprocessing.cpu_count() if poolsize == "auto" else int(poolsize)
         if size < 1:
             from .errors import BackendError

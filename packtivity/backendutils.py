@@ -274,15 +274,26 @@ def backend_from_string(
     options = dict(backendopts or {})
     options.update(_options_from_env())
     name = backendstring.split(":", 1)[0]
+    factory: Optional[Callable[..., tuple[bool, Any]]] = None
     for prefix in backends:
-        if prefix == "py:" and backendstring.startswith("py:"):
-            return backends[prefix]["default"](backendstring, options)
-        if prefix != "py:" and name == prefix:
-            return backends[prefix]["default"](backendstring, options)
-    entry = _entry_points(BACKEND_ENTRY_POINTS).get(name)
-    if entry is not None:
-        result = entry.load()(backendstring, options)
-        return result  # type: ignore[no-any-return]
+        if (prefix == "py:" and backendstring.startswith("py:")) or (
+            prefix != "py:" and name == prefix
+        ):
+            factory = backends[prefix]["default"]
+            break
+    if factory is None:
+        entry = _entry_points(BACKEND_ENTRY_POINTS).get(name)
+        factory = entry.load() if entry is not None else None
+    if factory is not None:
+        try:
+            return factory(backendstring, options)
+        except TypeError as error:
+            if "unexpected keyword argument" not in str(error):
+                raise
+            raise BackendError(
+                f"backend '{backendstring}' does not take the options given ({error}); "
+                "backend options are a mapping like {config: {exec: {containers: {...}}}}"
+            ) from None
     raise BackendError(
         f"unknown backend '{backendstring}'; known backends: {', '.join(known_backends())}"
     )

@@ -169,3 +169,11 @@ def test_multiproc_successful_is_bool_and_fail_info(specs: Path, workdir: Path) 
             load_proxy(good.json())
     finally:
         backend.pool.terminate()
+
+
+def test_options_a_backend_does_not_take_are_one_line(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "opts.yml").write_text("bogus: 1\n")
+    monkeypatch.setenv("PACKTIVITY_ASYNCBACKEND_OPTS", str(tmp_path / "opts.yml"))
+    for name in ("defaultsync", "foregroundasync", "multiproc:1"):
+        with pytest.raises(BackendError, match=f"backend '{name}' does not take the options"):
+            backend_from_string(name)

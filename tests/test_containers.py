@@ -44,7 +44,9 @@ def container_spec(image: str, process: dict, publish: dict | None = None, **env
 
 
 def record(workdir: Path) -> dict:
-    return json.loads((workdir / "_packtivity" / f"{STEP}.run.json").read_text())
+    """The one run record in ``workdir`` (the step's name depends on the backend)."""
+    (path,) = (workdir / "_packtivity").glob("*.run.json")
+    return json.loads(path.read_text())
 
 
 # ---- image names and resolution (real files, no runtime) ----------------------------------
@@ -385,17 +387,22 @@ def test_resources_bind_credentials_cvmfs_and_grid_proxy(apptainer, cli, tmp_pat
     assert_one_line_error_any(missing, "auth location /no/auth does not exist")
 
 
-def test_singularity_runtime_name(apptainer, cli, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["defaultsync", "multiproc:1"])
+def test_singularity_runtime_from_backend_options(
+    apptainer, cli, tmp_path: Path, backend: str
+) -> None:
     """Clusters with Singularity: the binary and its SINGULARITYENV_ variables (the test
-    cluster's ``singularity`` is Apptainer's compatibility name)."""
+    cluster's ``singularity`` is Apptainer's compatibility name), chosen by a backend option."""
+    options = tmp_path / "options.yml"
+    options.write_text("config: {exec: {containers: {runtime: singularity}}}\n")
     spec = container_spec(
         str(apptainer.image("busybox")),
         {"process_type": "string-interpolated-cmd", "cmd": "echo $V > v.txt"},
         env={"V": "via singularity"},
     )
     work = tmp_path / "w"
-    env = {"PACKTIVITY_CONTAINER_RUNTIME": "singularity"}
-    result = run_step(cli, tmp_path, spec, "-w", str(work), env=env)
+    env = {"PACKTIVITY_ASYNCBACKEND_OPTS": str(options)}
+    result = run_step(cli, tmp_path, spec, "-b", backend, "-w", str(work), env=env)
     assert result.returncode == 0, result.stderr
     assert (work / "v.txt").read_text() == "via singularity\n"
     rec = record(work)
@@ -418,7 +425,8 @@ def test_dry_run_prints_and_runs_nothing(apptainer, cli, tmp_path: Path) -> None
     work = tmp_path / "w"
     result = run_step(cli, tmp_path, spec, "-w", str(work), env={"PACKTIVITY_DRYRUN": "1"})
     assert result.returncode == 0, result.stderr
-    assert "dry run: would run: cd " in result.stdout and "apptainer exec" in result.stdout
+    assert "dry run: would run: cd " in result.stderr and "apptainer exec" in result.stderr
+    assert json.loads(result.stdout) == {}  # stdout stays the result
     assert not (work / "ran").exists()
     assert not (work / "_packtivity" / f"{STEP}.run.json").exists()
 

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shlex
+import sys
 from typing import Any, Optional
 
 import yaml
@@ -129,7 +130,7 @@ def _pull(
 ) -> None:
     script = pull_script(runtime, uri, sif)
     if dry_run:
-        print(f"dry run: would pull {uri}: {shlex.join(['sh', '-c', script])}", flush=True)
+        print(f"dry run: would pull {uri}: {shlex.join(['sh', '-c', script])}", file=sys.stderr)
         return
     result = host.run_streamed(["sh", "-c", script], logfile=logfile)
     if result.returncode != 0 or not host.exists(sif):

@@ -52,7 +52,10 @@ def run_job_body(
     log.info("step command line: cd %s && %s", body.cwd, body.command_line)
     if exec_config.dry_run():
         stdin = " (script on stdin)" if body.stdin is not None else ""
-        print(f"dry run: would run: cd {shlex.quote(body.cwd)} && {body.command_line}{stdin}")
+        click.echo(
+            f"dry run: would run: cd {shlex.quote(body.cwd)} && {body.command_line}{stdin}",
+            err=True,
+        )
         return None
     for path, content in body.files.items():
         host.write_text(path, content)
