@@ -113,9 +113,19 @@ def test_run_record_hash_uses_the_pull_sidecar_only_while_current(
     assert resolve_image(env, settings, local_host(), log=LOG).sha256 == expected
 
 
-def test_broken_image_map_is_one_line(tmp_path: Path, cli, specs: Path) -> None:
-    bad = tmp_path / "map.yml"
-    bad.write_text("- just\n- a list\n")
+@pytest.mark.parametrize(
+    ("setting", "fragments"),
+    [
+        ("PACKTIVITY_APPTAINER_IMAGE_MAP", ["image map", "must map image[:tag]"]),
+        ("PACKTIVITY_CONTAINER_RUNTIME", ["unknown container runtime 'docker'", "singularity"]),
+    ],
+)
+def test_bad_container_settings_are_one_line(
+    tmp_path: Path, cli, specs: Path, setting: str, fragments: list[str]
+) -> None:
+    bad_map = tmp_path / "map.yml"
+    bad_map.write_text("- just\n- a list\n")
+    value = str(bad_map) if setting.endswith("MAP") else "docker"
     result = cli(
         "packtivity-run",
         "-t",
@@ -123,24 +133,10 @@ def test_broken_image_map_is_one_line(tmp_path: Path, cli, specs: Path) -> None:
         "docker.yml",
         "-w",
         str(tmp_path / "w"),
-        env={"PACKTIVITY_APPTAINER_IMAGE_MAP": str(bad)},
+        env={setting: value},
     )
     assert result.returncode == 2
-    assert_one_line_error(result, "image map", "must map image[:tag]")
-
-
-def test_unknown_runtime_is_one_line(cli, specs: Path, tmp_path: Path) -> None:
-    result = cli(
-        "packtivity-run",
-        "-t",
-        str(specs),
-        "docker.yml",
-        "-w",
-        str(tmp_path / "w"),
-        env={"PACKTIVITY_CONTAINER_RUNTIME": "docker"},
-    )
-    assert result.returncode == 2
-    assert_one_line_error(result, "unknown container runtime 'docker'", "apptainer, singularity")
+    assert_one_line_error(result, *fragments)
 
 
 def test_containment_setting_must_be_a_boolean() -> None:

@@ -13,7 +13,7 @@ import logging
 import os
 import shlex
 import tempfile
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import click
 import yaml
@@ -89,6 +89,21 @@ def _workdir(state: Any) -> str:
     return os.path.abspath(state.readwrite[0] if state and state.readwrite else os.getcwd())
 
 
+def _run_step(
+    exec_config: Any,
+    state: Any,
+    metadata: dict[str, Any],
+    make_body: Callable[[str, logging.Logger], JobBody],
+) -> None:
+    """Build a step's job body with ``make_body(metadir, log)`` and run it here, now."""
+    with logutils.setup_logging_topic(exec_config, metadata, state, "step", True) as log:
+        assert log is not None
+        with _metadir(state) as metadir:
+            body = make_body(metadir, log)
+            logfile = logutils.topic_logfile(state, metadata, "run")
+            run_job_body(exec_config, body, local_host(), log, logfile)
+
+
 @executor("localproc-env")
 def localproc_env(
     exec_config: Any,
@@ -98,19 +113,14 @@ def localproc_env(
     metadata: dict[str, Any],
 ) -> None:
     """Run a command or a script on the host, in the step's work directory."""
-    with (
-        logutils.setup_logging_topic(
-            exec_config, metadata, state, "step", return_logger=True
-        ) as log,
-        _metadir(state) as metadir,
-    ):
-        assert log is not None
+
+    def make_body(metadir: str, log: logging.Logger) -> JobBody:
         workdir = _workdir(state)
         os.makedirs(workdir, exist_ok=True)
         argv, stdin_text = job_argv(job)
         log.info("running on the host in %s: %s", workdir, describe_job(job))
         script_path, record_path = job_paths(metadir, metadata["name"])
-        body = JobBody(
+        return JobBody(
             step=metadata["name"],
             cwd=workdir,
             argv=argv,
@@ -118,8 +128,8 @@ def localproc_env(
             script_path=script_path,
             record_path=record_path,
         )
-        logfile = logutils.topic_logfile(state, metadata, "run")
-        run_job_body(exec_config, body, local_host(), log, logfile)
+
+    _run_step(exec_config, state, metadata, make_body)
 
 
 @executor("noop-env")
@@ -164,19 +174,13 @@ def docker_enc_handler(
     metadata: dict[str, Any],
 ) -> None:
     """Run a command or a script in the step's container image, under Apptainer."""
-    with (
-        logutils.setup_logging_topic(
-            exec_config, metadata, state, "step", return_logger=True
-        ) as log,
-        _metadir(state) as metadir,
-    ):
-        assert log is not None
+
+    def make_body(metadir: str, log: logging.Logger) -> JobBody:
         body = container_job_body(exec_config, environment, state, job, metadata, metadir, log)
-        log.info(
-            "running in %s: %s", body.image.reference if body.image else "?", describe_job(job)
-        )
-        logfile = logutils.topic_logfile(state, metadata, "run")
-        run_job_body(exec_config, body, local_host(), log, logfile)
+        log.info("running in %s: %s", environment["image"], describe_job(job))
+        return body
+
+    _run_step(exec_config, state, metadata, make_body)
 
 
 def container_job_body(
