@@ -96,21 +96,22 @@ def test_resolution_order_map_then_cache_then_local(tmp_path: Path, monkeypatch)
         resolve(tmp_path, {"image": "other", "imagetag": "9"}, image_map=str(image_map))
 
 
-def test_run_record_hash_uses_the_pull_sidecar_only_while_current(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_image_digests_are_remembered_until_the_file_changes(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("PACKTIVITY_APPTAINER_CACHEDIR")
-    (tmp_path / "cache").mkdir()
-    sif = tmp_path / "cache" / "busybox_1.36.sif"
-    sif.write_bytes(b"image")
+    image = tmp_path / "big.sif"
+    image.write_bytes(b"image")
     settings = container_config({"cachedir": str(tmp_path / "cache")})
-    env = {"image": "busybox", "imagetag": "1.36"}
-    (tmp_path / "cache" / "busybox_1.36.sif.sha256").write_text("ab" * 32 + "\n")
-    os.utime(sif, (1, 1))
-    assert resolve_image(env, settings, local_host(), log=LOG).sha256 == "ab" * 32
-    sif.write_bytes(b"replaced image")  # now newer than its sidecar
-    expected = hashlib.sha256(b"replaced image").hexdigest()
-    assert resolve_image(env, settings, local_host(), log=LOG).sha256 == expected
+    env = {"image": str(image), "imagetag": "latest"}
+
+    def digest() -> str | None:
+        return resolve_image(env, settings, local_host(), log=LOG).sha256
+
+    assert digest() == hashlib.sha256(b"image").hexdigest()
+    (memo,) = (tmp_path / "cache" / ".sha256").iterdir()
+    memo.write_text(memo.read_text().rsplit(" ", 1)[0] + " " + "ab" * 32 + "\n")
+    assert digest() == "ab" * 32  # remembered, not hashed again
+    image.write_bytes(b"replaced image")  # another size: hashed again
+    assert digest() == hashlib.sha256(b"replaced image").hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -545,17 +546,12 @@ def test_concurrent_steps_pull_an_image_once(registry, cli, tmp_path: Path) -> N
     assert stderr.count("packtivity: pulling docker://") == 1
     assert stderr.count("is in the cache now") == 1
     assert registry.registry_requests(manifest) - pulls_before == 1
-    assert (sif.parent / (sif.name + ".sha256")).read_text().strip() == hashlib.sha256(
-        sif.read_bytes()
-    ).hexdigest()
-    assert sorted(p.name for p in cachedir.iterdir()) == [
-        sif.name,
-        sif.name + ".lock",
-        sif.name + ".sha256",
-    ]
+    assert sorted(p.name for p in cachedir.iterdir()) == [".sha256", sif.name, sif.name + ".lock"]
+    digest = hashlib.sha256(sif.read_bytes()).hexdigest()
     for i in range(2):
         assert (tmp_path / f"w{i}" / "o").read_text() == "busybox-from-registry\n"
         assert record(tmp_path / f"w{i}")["image"]["source"] == "pulled"
+        assert record(tmp_path / f"w{i}")["image"]["sha256"] == digest
 
 
 def test_failed_pull_is_one_clear_line(registry, cli, tmp_path: Path) -> None:

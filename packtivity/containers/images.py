@@ -12,6 +12,8 @@ Resolution order (the first that applies wins):
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -97,19 +99,27 @@ def read_image_map(path: str, host: Host) -> dict[str, str]:
     }
 
 
-def _sha256(host: Host, path: str) -> Optional[str]:
-    """The SIF's sha256 (from the sidecar a pull wrote, when still current); None for a dir."""
+def _sha256(host: Host, path: str, cachedir: str) -> Optional[str]:
+    """The SIF's sha256, None for a sandbox directory.
+
+    Hashing a multi-GB image on every run would cost seconds, so digests are remembered in
+    ``<cachedir>/.sha256/``, keyed by the file's path and valid while its size, modification
+    time and inode stay the same (a replaced image is hashed again).
+    """
     if host.is_dir(path):
         return None
-    sidecar = path + ".sha256"
+    stamp = host.run(["stat", "-L", "-c", "%s %Y %i", path]).output.strip()
+    memo = os.path.join(cachedir, ".sha256", hashlib.sha1(path.encode()).hexdigest())
     try:
-        recorded = host.read_text(sidecar).strip()
+        remembered_stamp, _, digest = host.read_text(memo).strip().rpartition(" ")
     except FileNotFoundError:
-        recorded = ""
-    # a sidecar older than the SIF belongs to an image that was replaced since
-    if len(recorded) == 64 and host.run(["test", sidecar, "-ot", path]).returncode != 0:
-        return recorded
-    return host.sha256(path)
+        remembered_stamp, digest = "", ""
+    if stamp and remembered_stamp == stamp and len(digest) == 64:
+        return digest
+    digest = host.sha256(path)
+    with contextlib.suppress(OSError):  # a read-only shared cache only costs the hashing
+        host.write_text(memo, f"{stamp} {digest}\n")
+    return digest
 
 
 def pull_script(runtime: str, uri: str, sif: str) -> str:
@@ -162,7 +172,7 @@ def resolve_image(
 
     def found(path: str, source: str) -> ImageInfo:
         log.info("image %s: %s (%s)", reference, path, source)
-        sha = None if dry_run and not host.exists(path) else _sha256(host, path)
+        sha = None if dry_run and not host.exists(path) else _sha256(host, path, cachedir)
         return ImageInfo(reference=reference, path=path, source=source, sha256=sha)
 
     def pulled(uri: str, source: str) -> ImageInfo:
