@@ -232,6 +232,33 @@ def defaultsync_backend(backendstring: str, backendopts: dict[str, Any]) -> tupl
     return is_sync, defaultsyncbackend(**backendopts)
 
 
+def _batch(scheduler: str) -> Callable[[str, dict[str, Any]], tuple[bool, Any]]:
+    def factory(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+        from .batch.backend import BatchBackend
+
+        if backendstring != scheduler:
+            raise BackendError(
+                f"the {scheduler} backend is just '{scheduler}', not '{backendstring}'"
+            )
+        return is_async, BatchBackend(scheduler, **backendopts)
+
+    return factory
+
+
+for _scheduler in ("slurm", "pbs", "local"):
+    backend(_scheduler)(_batch(_scheduler))
+
+
+@proxyloader("BatchProxy")
+def batch_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    from .batch.backend import BatchProxy
+
+    proxy = BatchProxy.fromJSON(jsondata)
+    return _with_backend(proxy, proxy.details()["backend"], best_effort_backend)
+
+
 BACKEND_FORMS = {
     "defaultsync": "defaultsync",
     "foregroundasync": "foregroundasync",

@@ -1,0 +1,260 @@
+"""The batch backends (``-b slurm``, ``-b pbs``, ``-b local``) and their JSON proxy.
+
+``submit`` resolves the step's image (pulling it once, here), writes the job body next to the
+step's logs, and submits it through PSI/J.  The proxy holds everything a new process needs to
+answer for the job: scheduler, native id, spec, parameters, state, paths.  ``ready`` and
+``successful`` ask the process-wide poller and read the run record; ``result`` runs the
+publisher on the shared storage.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import uuid
+from typing import Any, Optional
+
+from .. import logutils
+from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
+from ..errors import BackendError, ProxyError, StepFailed
+from ..hosts import Host, local_host
+from ..jobscript import JobBody, job_argv, job_paths, render_job_body
+from ..runrecord import read_run_record
+from ..syncbackends import (
+    ExecutionConfig,
+    build_env,
+    build_job,
+    finalize_inputs,
+    packconfig,
+    prepublish,
+    publish,
+)
+from . import resources as resources_module
+from .outcome import Outcome, decide
+from .poller import poller_for
+from .scheduler import adapter as scheduler_adapter
+from .submission import submit
+
+log = logging.getLogger(__name__)
+
+SCHEDULERS = ("slurm", "pbs", "local")
+#: environments a batch job can run; the others (noop, manual) run here, in the foreground
+BATCH_ENVIRONMENTS = ("localproc-env", "docker-encapsulated")
+#: the backend options that set resources (the CLI flags have the same names)
+RESOURCE_OPTIONS = ("cpus", "memory", "walltime", "gpus", "queue", "account", "reservation")
+
+
+class BatchProxy(PacktivityProxyBase):
+    """A submitted batch job: ``{"proxyname": "BatchProxy", "proxydetails": {...}}``."""
+
+    saveable = True
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        super().__init__(details=details)
+
+    def proxyname(self) -> str:
+        return "BatchProxy"
+
+    @property
+    def native_id(self) -> str:
+        return str(self.details()["native_id"])
+
+    def describe(self) -> str:
+        details = self.details()
+        return f"{details['backend']} job {details['native_id']} (step '{details['step']}')"
+
+    @classmethod
+    def fromJSON(cls, data: dict[str, Any]) -> BatchProxy:
+        details = data.get("proxydetails")
+        needed = ("backend", "native_id", "step", "spec", "parameters", "state", "record")
+        if not isinstance(details, dict) or any(key not in details for key in needed):
+            raise ProxyError(f"a BatchProxy needs proxydetails with {', '.join(needed)}")
+        if details["backend"] not in SCHEDULERS:
+            raise ProxyError(f"BatchProxy of unknown backend '{details['backend']}'")
+        return cls(details)
+
+
+class BatchBackend:
+    """Run each packtivity as one batch job; ``scheduler`` is slurm, pbs or local."""
+
+    saveable_proxies = True
+
+    def __init__(
+        self,
+        scheduler: str,
+        config: Optional[dict[str, Any]] = None,
+        profile: Optional[str] = None,
+        scheduler_option: Any = None,
+        **resource_options: Any,
+    ) -> None:
+        unknown = set(resource_options) - set(RESOURCE_OPTIONS)
+        if unknown:
+            known = ", ".join(["config", "profile", "scheduler_option", *RESOURCE_OPTIONS])
+            raise BackendError(
+                f"unknown option(s) {', '.join(sorted(unknown))} for -b {scheduler}; known: {known}"
+            )
+        config = dict(config or {})
+        self.scheduler = scheduler
+        self.adapter = scheduler_adapter(scheduler)
+        self.host: Host = local_host()
+        self.exec_config = ExecutionConfig(config.pop("exec", None))
+        self.pack_config = packconfig(**config)
+        self.profile = profile
+        self.options = dict(resource_options)
+        if scheduler_option:
+            self.options["scheduler_options"] = scheduler_option
+        self.poller = poller_for(self.adapter, self.host)
+        self.resources(None)  # a bad config file or option fails here, before any submission
+
+    def resources(self, environment: Optional[dict[str, Any]]) -> resources_module.Resources:
+        base = resources_module.from_config_file(self.profile)
+        from_spec = resources_module.from_spec(environment)
+        return base.merged(from_spec, "the spec's resources").merged(
+            self.options, f"the options of -b {self.scheduler}"
+        )
+
+    # ---- the backend interface -------------------------------------------------------------
+
+    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+        return prepublish(spec, parameters, state, self.pack_config)
+
+    def submit(
+        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+    ) -> Any:
+        metadata = metadata or {"name": "packtivity"}
+        environment = spec.get("environment") or {}
+        if not spec.get("process") or environment.get("environment_type") not in BATCH_ENVIRONMENTS:
+            # nothing to run on a node (a pure publishing step, noop, manual): do it here
+            return ForegroundBackend({"exec": self.exec_config.config}).submit(
+                spec, parameters, state, metadata
+            )
+        state.ensure()
+        body, resources = self.job_body(spec, parameters, state, metadata)
+        for path, content in body.files.items():
+            self.host.write_text(path, content)
+        self.host.write_text(body.script_path, render_job_body(body))
+        self.host.remove(body.record_path)
+        name = f"{metadata['name']}-{uuid.uuid4().hex[:6]}"
+        submitted = submit(self.adapter, self.host, body, resources, name)
+        log.info("submitted %s as %s job %s", body.step, self.scheduler, submitted.native_id)
+        self.poller.watch([submitted.native_id])
+        from .. import __version__
+
+        return BatchProxy(
+            {
+                "backend": self.scheduler,
+                "executor": self.adapter.psij_executor,
+                "native_id": submitted.native_id,
+                "psij_job_id": submitted.psij_job_id,
+                "job_name": name,
+                "step": body.step,
+                "spec": spec,
+                "parameters": parameters.json() if hasattr(parameters, "json") else parameters,
+                "state": state.json(),
+                "metadata": metadata,
+                "record": body.record_path,
+                "log": body.logfile,
+                "job_body": body.script_path,
+                "submit_script": submitted.submit_script,
+                "resources": resources.describe(),
+                "submitted": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "packtivity_version": __version__,
+            }
+        )
+
+    def job_body(
+        self, spec: Any, parameters: Any, state: Any, metadata: dict[str, Any]
+    ) -> tuple[JobBody, resources_module.Resources]:
+        """The job body of a step (its image pulled first when needed) and its resources."""
+        from ..handlers.execution_handlers import container_job_body
+
+        parameters, state = finalize_inputs(parameters, state)
+        job = build_job(spec["process"], parameters, state, self.pack_config)
+        environment = build_env(spec["environment"], parameters, state, self.pack_config)
+        resources = self.resources(spec["environment"])
+        metadir = state.metadir
+        step = metadata["name"]
+        logfile = logutils.topic_logfile(state, metadata, "run")
+        if environment["environment_type"] == "docker-encapsulated":
+            with logutils.setup_logging_topic(
+                self.exec_config, metadata, state, "step", True
+            ) as steplog:
+                assert steplog is not None
+                body = container_job_body(
+                    self.exec_config, environment, state, job, metadata, metadir, steplog, self.host
+                )
+        else:
+            argv, stdin_text = job_argv(job)
+            script_path, record_path = job_paths(metadir, step)
+            body = JobBody(
+                step=step,
+                cwd=os.path.abspath(state.readwrite[0]),
+                argv=argv,
+                stdin=stdin_text,
+                script_path=script_path,
+                record_path=record_path,
+            )
+        return JobBody(**{**body.__dict__, "logfile": logfile}), resources
+
+    def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
+        """How the job stands now (see :mod:`packtivity.batch.outcome`)."""
+        record = read_run_record(self.host, proxy.details()["record"])
+        scheduler_state = None if record else self.poller.state(proxy.native_id, max_age)
+        if record is not None:
+            # the queue may still know of an end it imposed (walltime, cancel, memory)
+            scheduler_state = self.poller.state(proxy.native_id, max_age)
+        return decide(proxy.describe(), record, scheduler_state)
+
+    def ready(self, proxy: Any) -> bool:
+        if not isinstance(proxy, BatchProxy):
+            return ForegroundBackend().ready(proxy)
+        return self.outcome(proxy).finished
+
+    def successful(self, proxy: Any) -> bool:
+        if not isinstance(proxy, BatchProxy):
+            return ForegroundBackend().successful(proxy)
+        return self.outcome(proxy).succeeded
+
+    def fail_info(self, proxy: Any) -> Any:
+        if not isinstance(proxy, BatchProxy):
+            return ForegroundBackend().fail_info(proxy)
+        outcome = self.outcome(proxy)
+        return None if outcome.succeeded else outcome.message
+
+    def result(self, proxy: Any) -> Any:
+        """The published result of a finished job; :class:`StepFailed` when it did not succeed."""
+        if not isinstance(proxy, BatchProxy):
+            return ForegroundBackend().result(proxy)
+        outcome = self.outcome(proxy)
+        if not outcome.succeeded:
+            raise StepFailed(
+                outcome.message + f" (log: {proxy.details().get('log')})",
+                returncode=outcome.exit_code,
+                log_tail=self._log_tail(proxy),
+            )
+        from ..statecontexts import load_state
+
+        details = proxy.details()
+        state = load_state(details["state"])
+        parameters, state = finalize_inputs(details["parameters"], state)
+        return publish(details["spec"]["publisher"], parameters, state, self.pack_config)
+
+    def cancel(self, proxy: BatchProxy) -> None:
+        result = self.host.run(self.adapter.cancel_command(proxy.native_id))
+        if result.returncode != 0:
+            raise BackendError(
+                f"could not cancel {proxy.describe()}: {(result.errors or result.output).strip()}"
+            )
+
+    def _log_tail(self, proxy: BatchProxy, lines: int = 20) -> str:
+        path = proxy.details().get("log")
+        if not path:
+            return ""
+        try:
+            text = self.host.read_text(path)
+        except (FileNotFoundError, UnicodeDecodeError):
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

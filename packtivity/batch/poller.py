@@ -1,0 +1,118 @@
+"""Job states for a whole process, one status command per cycle.
+
+Every proxy of a process asks the same :class:`StatusPoller` (one per scheduler and host).  A
+cycle runs one status command for all watched jobs -- only those jobs -- plus, for the jobs the
+queue no longer lists, one accounting command.  Answers younger than the current interval are
+served from memory, so yadage calling ``ready()`` on hundreds of proxies costs one ``squeue``.
+The interval starts short and backs off while nothing changes.  A scheduler that does not answer
+(controller restarting, socket timeout) is retried next cycle; it never fails a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Iterable, Optional
+
+from ..hosts import Host
+from .scheduler import SchedulerAdapter, SchedulerState, TransientSchedulerError
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 30.0
+BACKOFF = 1.5
+
+
+class StatusPoller:
+    def __init__(self, adapter: SchedulerAdapter, host: Host) -> None:
+        self.adapter = adapter
+        self.host = host
+        self.interval = MIN_INTERVAL
+        self.commands_run = 0  #: status and accounting commands, for tests and benchmarks
+        self.last_error = ""  #: the scheduler's last complaint, while it is not answering
+        self._watched: set[str] = set()
+        self._known: dict[str, SchedulerState] = {}
+        self._final: dict[str, SchedulerState] = {}  # never asked about again
+        self._polled_at = float("-inf")
+        self._lock = threading.RLock()
+
+    def watch(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            new = set(ids) - self._watched - set(self._final)
+            if new:
+                self._watched |= new
+                self.interval = MIN_INTERVAL
+                self._polled_at = float("-inf")
+
+    def forget(self, ids: Iterable[str]) -> None:
+        with self._lock:
+            for job_id in ids:
+                self._watched.discard(job_id)
+
+    def state(self, job_id: str, max_age: Optional[float] = None) -> Optional[SchedulerState]:
+        """What the scheduler says of ``job_id`` (None: it does not know the job), polling when
+        the last answer is older than ``max_age`` (default: the current interval)."""
+        self.watch([job_id])
+        with self._lock:
+            age = time.monotonic() - self._polled_at
+            if job_id not in self._final and age >= (self.interval if max_age is None else max_age):
+                self.poll()
+            return self._final.get(job_id) or self._known.get(job_id)
+
+    def poll(self) -> None:
+        """One cycle: one status command for every watched job, accounting for the missing."""
+        with self._lock:
+            ids = sorted(self._watched - set(self._final), key=_numeric_first)
+            self._polled_at = time.monotonic()
+            if not ids:
+                return
+            try:
+                states = self._run_status(ids)
+                missing = [job_id for job_id in ids if job_id not in states]
+                if missing:
+                    states.update(self._run_accounting(missing))
+            except TransientSchedulerError as error:
+                self.last_error = str(error)
+                log.warning("the scheduler did not answer (%s); asking again later", error)
+                self.interval = min(self.interval * BACKOFF, MAX_INTERVAL)
+                return
+            self.last_error = ""
+            changed = any(self._known.get(i) != states.get(i) for i in ids)
+            self._known = {i: states[i] for i in ids if i in states}
+            for job_id, state in self._known.items():
+                if state.final:
+                    self._final[job_id] = state
+            self.interval = MIN_INTERVAL if changed else min(self.interval * BACKOFF, MAX_INTERVAL)
+
+    def _run_status(self, ids: list[str]) -> dict[str, SchedulerState]:
+        result = self.host.run(self.adapter.status_command(ids))
+        self.commands_run += 1
+        return self.adapter.parse_status(ids, result.returncode, result.output, result.errors)
+
+    def _run_accounting(self, ids: list[str]) -> dict[str, SchedulerState]:
+        command = self.adapter.accounting_command(ids)
+        if command is None:
+            return {}
+        result = self.host.run(command)
+        self.commands_run += 1
+        return self.adapter.parse_accounting(result.returncode, result.output, result.errors)
+
+
+def _numeric_first(job_id: str) -> tuple[int, str]:
+    head = job_id.split(".")[0]
+    return (int(head) if head.isdigit() else -1, job_id)
+
+
+_pollers: dict[tuple[str, str], StatusPoller] = {}
+_pollers_lock = threading.Lock()
+
+
+def poller_for(adapter: SchedulerAdapter, host: Host) -> StatusPoller:
+    """The one poller of this process for ``adapter`` on ``host``."""
+    with _pollers_lock:
+        key = (adapter.name, host.name)
+        if key not in _pollers:
+            _pollers[key] = StatusPoller(adapter, host)
+        return _pollers[key]

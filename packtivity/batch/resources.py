@@ -1,0 +1,176 @@
+"""What a batch job asks for, from three sources -- later wins:
+
+1. the config file (``PACKTIVITY_CONFIG``, default ``~/.config/packtivity/config.yml``): its
+   top-level resource names, then those of the chosen profile (``--profile`` /
+   ``PACKTIVITY_PROFILE`` / the file's ``default_profile``)::
+
+       queue: debug
+       profiles:
+         atlas: {account: atlas-prj, queue: long, walltime: "12:00:00"}
+
+2. the spec environment's ``resources`` entries (``{cpus: 4}``, REANA's ``{slurm_partition:
+   x}`` and ``{slurm_time: "60"}``);
+3. CLI flags ``--cpus --memory --walltime --gpus --queue --account --reservation
+   --scheduler-option NAME=VALUE`` (yadage's ``-k`` options use the same names).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
+from typing import Any, Optional
+
+import yaml
+
+from ..errors import BackendError, SpecError
+
+#: resource names and the field each one sets (REANA's Slurm names included)
+NAMES = {
+    "cpus": "cpus",
+    "memory": "memory",
+    "walltime": "walltime",
+    "gpus": "gpus",
+    "queue": "queue",
+    "account": "account",
+    "reservation": "reservation",
+    "scheduler_options": "scheduler_options",
+    "slurm_partition": "queue",
+    "slurm_time": "walltime",
+}
+#: spec resources that concern the container, not the scheduler (see containers.mounts)
+CONTAINER_RESOURCES = ("CVMFS", "GRIDProxy", "KRB5Auth", "GPU", "kerberos", "gpu")
+DEFAULT_CONFIG = os.path.join("~", ".config", "packtivity", "config.yml")
+_MEMORY = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$")
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpus: Optional[int] = None
+    memory: Optional[str] = None  #: "4G", "512M", bytes as a number
+    walltime: Optional[str] = None  #: "hh:mm:ss", "hh:mm", minutes, "90m", "2h"
+    gpus: Optional[int] = None
+    queue: Optional[str] = None
+    account: Optional[str] = None
+    reservation: Optional[str] = None
+    #: scheduler flags PSI/J has no attribute for: ``{"constraint": "haswell"}``
+    scheduler_options: dict[str, str] = field(default_factory=dict)
+
+    def merged(self, values: dict[str, Any], source: str) -> Resources:
+        """These resources with ``values`` (resource names) on top; unknown names are errors."""
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            if name not in NAMES:
+                raise BackendError(
+                    f"unknown resource '{name}' in {source}; known: {', '.join(sorted(NAMES))}"
+                )
+            target = NAMES[name]
+            if target == "scheduler_options":
+                changes[target] = {**self.scheduler_options, **_options(value, source)}
+            elif target in ("cpus", "gpus"):
+                changes[target] = _positive_int(value, name, source)
+            else:
+                changes[target] = str(value)
+        merged = replace(self, **changes)
+        merged.duration()  # reject a bad walltime where it was given
+        merged.memory_bytes()
+        return merged
+
+    def duration(self) -> Optional[timedelta]:
+        if self.walltime is None:
+            return None
+        from psij import JobAttributes
+
+        try:
+            return JobAttributes.parse_walltime(self.walltime)
+        except ValueError:
+            raise BackendError(
+                f"walltime '{self.walltime}' is not hh:mm:ss, hh:mm, minutes, or like 90m / 2h"
+            ) from None
+
+    def memory_bytes(self) -> Optional[int]:
+        if self.memory is None:
+            return None
+        match = _MEMORY.match(self.memory)
+        if not match:
+            raise BackendError(f"memory '{self.memory}' is not like 512M, 4G or 4GiB")
+        number, unit = float(match.group(1)), match.group(2).lower()
+        return int(number * 1024 ** " kmgt".index(unit or " ")) if unit else int(number)
+
+    def describe(self) -> str:
+        parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name)]
+        return ", ".join(parts) or "scheduler defaults"
+
+
+def _positive_int(value: Any, name: str, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(value).strip() != str(number):
+        raise BackendError(
+            f"resource '{name}' in {source} must be a positive integer, got {value!r}"
+        )
+    return number
+
+
+def _options(value: Any, source: str) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    items = [value] if isinstance(value, str) else list(value or [])
+    options = {}
+    for item in items:
+        name, sep, setting = str(item).partition("=")
+        if not sep or not name:
+            raise BackendError(f"scheduler option '{item}' in {source} is not NAME=VALUE")
+        options[name.lstrip("-")] = setting
+    return options
+
+
+def from_config_file(profile: Optional[str] = None) -> Resources:
+    """Resources from the config file (none when it does not exist), with a profile applied."""
+    path = os.path.expanduser(os.environ.get("PACKTIVITY_CONFIG") or DEFAULT_CONFIG)
+    profile = profile or os.environ.get("PACKTIVITY_PROFILE")
+    try:
+        with open(path) as handle:
+            data = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        if profile:
+            raise BackendError(f"profile '{profile}' asked for, but there is no {path}") from None
+        return Resources()
+    except (OSError, yaml.YAMLError) as error:
+        raise BackendError(f"cannot read config file {path}: {error}".replace("\n", " ")) from None
+    if not isinstance(data, dict):
+        raise BackendError(f"config file {path} must hold a mapping")
+    profiles = data.pop("profiles", None) or {}
+    default_profile = data.pop("default_profile", None)
+    resources = Resources().merged(data, f"config file {path}")
+    chosen = profile or default_profile
+    if chosen:
+        if chosen not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise BackendError(f"no profile '{chosen}' in {path}; profiles: {known}")
+        resources = resources.merged(profiles[chosen] or {}, f"profile '{chosen}' of {path}")
+    return resources
+
+
+def from_spec(environment: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The scheduler resources among a spec environment's ``resources`` entries."""
+    values: dict[str, Any] = {}
+    for entry in (environment or {}).get("resources") or []:
+        if isinstance(entry, str):
+            if entry not in CONTAINER_RESOURCES:
+                known = ", ".join(CONTAINER_RESOURCES)
+                raise SpecError(f"unknown resource '{entry}' in the spec; known names: {known}")
+            continue
+        if not isinstance(entry, dict):
+            raise SpecError(f"a spec resource must be a name or a mapping, got {entry!r}")
+        for name, value in entry.items():
+            if name not in CONTAINER_RESOURCES and name != "gpus":
+                values[name] = value
+            elif name in ("gpu", "gpus"):
+                values["gpus"] = value
+    return values
