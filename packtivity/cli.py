@@ -254,8 +254,53 @@ def spec_options(func: F) -> F:
     return func
 
 
+def batch_options(func: F) -> F:
+    """Resource flags of the batch backends (yadage's -k options have the same names)."""
+    options = [
+        click.option("--cpus", type=int, default=None, help="Batch: CPU cores for the step."),
+        click.option("--memory", default=None, metavar="SIZE", help="Batch: memory, e.g. 4G."),
+        click.option(
+            "--walltime", default=None, metavar="TIME", help="Batch: hh:mm:ss, minutes, 90m, 2h."
+        ),
+        click.option("--gpus", type=int, default=None, help="Batch: GPUs for the step."),
+        click.option("--queue", default=None, help="Batch: queue (Slurm partition)."),
+        click.option("--account", default=None, help="Batch: account / project to charge."),
+        click.option("--reservation", default=None, help="Batch: reservation to run in."),
+        click.option(
+            "--scheduler-option",
+            "scheduler_option",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Batch: any other scheduler flag, e.g. constraint=haswell. Repeatable.",
+        ),
+        click.option(
+            "--profile",
+            default=None,
+            help="Batch: a profile of the config file (PACKTIVITY_CONFIG, "
+            "~/.config/packtivity/config.yml).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+BATCH_FLAGS = (
+    "cpus",
+    "memory",
+    "walltime",
+    "gpus",
+    "queue",
+    "account",
+    "reservation",
+    "scheduler_option",
+    "profile",
+)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @spec_options
+@batch_options
 @click.option(
     "--asyncwait/--async",
     default=True,
@@ -268,7 +313,7 @@ def spec_options(func: F) -> F:
     default="proxy.json",
     show_default=True,
     metavar="FILE",
-    help="Where --async writes the proxy (atomically).",
+    help="Where --async (or Ctrl-C while waiting) writes the proxy, atomically.",
 )
 @click.option(
     "-o",
@@ -277,25 +322,50 @@ def spec_options(func: F) -> F:
     metavar="FILE",
     help="Also write the result JSON here (atomically).",
 )
+@click.option(
+    "--show-script",
+    is_flag=True,
+    default=False,
+    help="Batch: print the job script that would be submitted, and submit nothing.",
+)
 @handle_errors
 def runcli(
-    asyncwait: bool, proxyfile: str, outfile: Optional[str], backend: str, **options: Any
+    asyncwait: bool,
+    proxyfile: str,
+    outfile: Optional[str],
+    backend: str,
+    show_script: bool,
+    **options: Any,
 ) -> None:
     """Run the packtivity SPEC with parameters from PARFILES (YAML) and -p.
 
     SPEC is a file name relative to --toplevel, optionally with a JSON pointer
-    (steps.yml#/mystep).  The result is printed as JSON on stdout.
+    (steps.yml#/mystep).  The result is printed as JSON on stdout.  With -b slurm, pbs or
+    local the step runs as a batch job; --async hands back a proxy to check later with
+    packtivity-checkproxy.
     """
     import packtivity
 
     from .backendutils import backend_from_string
     from .syncbackends import check_inputs, packconfig
 
+    batch_flags = {
+        name: options.pop(name) for name in BATCH_FLAGS if options.get(name) not in (None, ())
+    }
+    for name in BATCH_FLAGS:
+        options.pop(name, None)
     inputs = load_step_inputs(options)
     loaded_spec, parameters, step_state = inputs.spec, inputs.parameters, inputs.state
     for path in (outfile, proxyfile if not asyncwait else None):
         _check_writable(path)
-    is_sync, chosen = backend_from_string(backend)
+    is_batch = backend in ("slurm", "pbs", "local")
+    if (batch_flags or show_script) and not is_batch:
+        flags = ", ".join(
+            "--" + n.replace("_", "-")
+            for n in [*batch_flags, *(["show_script"] if show_script else [])]
+        )
+        raise BadInput(f"{flags}: only for the batch backends (-b slurm, pbs or local)")
+    is_sync, chosen = backend_from_string(backend, batch_flags)
     check_inputs(
         loaded_spec,
         parameters,
@@ -307,24 +377,46 @@ def runcli(
         from .asyncbackends import UNSAVEABLE
 
         raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
+    if show_script:
+        click.echo(chosen.show_script(loaded_spec, parameters, step_state), nl=False)
+        return
     step_state.ensure()
     prepub = chosen.prepublish(loaded_spec, parameters, step_state)
     if prepub is not None:
         click.echo(f"prepublished: {_dump(prepub.json())}", err=True)
 
     pack = packtivity.pack_object(loaded_spec)
-    kwargs = (
-        {"syncbackend": chosen} if is_sync else {"asyncbackend": chosen, "asyncwait": asyncwait}
-    )
-    result = pack(parameters, step_state, **kwargs)
-
-    if not is_sync and not asyncwait:
-        proxydata = result.json()
-        _write_output(proxyfile, proxydata)
-        click.echo(f"proxy-json {_dump(proxydata)}")
-        return
+    if is_sync:
+        result = pack(parameters, step_state, syncbackend=chosen)
+    else:
+        proxy = pack(parameters, step_state, asyncbackend=chosen, asyncwait=False)
+        if not asyncwait:
+            proxydata = proxy.json()
+            _write_output(proxyfile, proxydata)
+            click.echo(f"proxy-json {_dump(proxydata)}")
+            return
+        result = _wait_for_one(chosen, proxy, proxyfile)
     click.echo(_dump(result.json()))
     _write_output(outfile, result.json())
+
+
+def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
+    """Wait for a submitted step with progress; Ctrl-C leaves it running and saves its proxy."""
+    from . import waiting
+
+    label = proxy.describe() if hasattr(proxy, "describe") else "the step"
+    try:
+        waiting.wait([(label, backend, proxy)])
+    except KeyboardInterrupt:
+        if getattr(proxy, "saveable", False):
+            _write_output(proxyfile, proxy.json())
+            _fail(
+                f"interrupted: {label} keeps running; its proxy is in {proxyfile}: "
+                f"check it with 'packtivity-checkproxy {proxyfile}'",
+                130,
+            )
+        raise
+    return backend.result(proxy)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -389,38 +481,78 @@ def read_proxy_file(path: str) -> Any:
     metavar="FILE",
     help="Write the result JSON here (one proxy only).",
 )
+@click.option("--wait", is_flag=True, default=False, help="Block until every step has finished.")
+@click.option(
+    "--json", "as_json", is_flag=True, default=False, help="Print one JSON object for machines."
+)
+@click.option("--cancel", is_flag=True, default=False, help="Cancel the steps' jobs.")
 @click.option("-v", "--verbosity", default="ERROR", show_default=True, help="Log level.")
 @handle_errors
-def checkproxy(proxyfiles: tuple[str, ...], outfile: Optional[str], verbosity: str) -> None:
-    """Check proxies written by 'packtivity-run --async'.
+def checkproxy(
+    proxyfiles: tuple[str, ...],
+    outfile: Optional[str],
+    wait: bool,
+    as_json: bool,
+    cancel: bool,
+    verbosity: str,
+) -> None:
+    """Check proxies written by 'packtivity-run --async' (or by Ctrl-C while waiting).
 
-    For a finished step, prints its result; a failed step prints why and exits 1.
+    For a finished step, runs its publisher on the shared storage and prints the result.  Exit
+    0 when every step succeeded or is still running, 1 when one failed, was cancelled or is
+    unknown to the scheduler, 2 for an unreadable proxy.  Checking again gives the same answer.
     """
+    from . import waiting
     from .backendutils import load_proxy
 
     setup_logging(verbosity)
     if outfile and len(proxyfiles) > 1:
         raise BadInput("-o/--outfile takes one proxy at a time")
-    failed = False
+    items = []
     for path in proxyfiles:
         try:
             proxy, backend = load_proxy(read_proxy_file(path), best_effort_backend=True)
         except ProxyError as error:
             raise ProxyError(f"{path}: {error}") from None
-        prefix = f"{path}: " if len(proxyfiles) > 1 else ""
-        ready = backend.ready(proxy)
-        click.echo(f"{prefix}ready: {ready}")
-        if not ready:
-            continue
-        successful = backend.successful(proxy)
-        click.echo(f"{prefix}successful: {successful}")
-        if successful:
-            result = backend.result(proxy)
-            click.echo(f"{prefix}result: {_dump(result.json())}")
-            _write_output(outfile, result.json())
-        else:
+        items.append((path, backend, proxy))
+        waiting.watch_all(backend, proxy)  # all jobs in the first status command
+    if cancel:
+        for path, backend, proxy in items:
+            if not hasattr(backend, "cancel"):
+                raise BadInput(f"{path}: this backend's steps cannot be cancelled")
+            backend.cancel(proxy)
+            click.echo(f"{path}: cancel requested", err=True)
+    if wait:
+        statuses = waiting.wait(items)
+    else:
+        statuses = {path: waiting.status_of(backend, proxy) for path, backend, proxy in items}
+    report: dict[str, Any] = {}
+    failed = False
+    for path, backend, proxy in items:
+        status = statuses[path]
+        entry: dict[str, Any] = {"status": status.state, "exit_code": status.exit_code}
+        if status.message:
+            entry["message"] = status.message
+        if status.succeeded:
+            entry["result"] = backend.result(proxy).json()
+            _write_output(outfile, entry["result"])
+        elif status.finished:
             failed = True
-            click.echo(f"{prefix}failure: {backend.fail_info(proxy)}")
+        report[path] = entry
+    if as_json:
+        click.echo(_dump(report if len(items) > 1 else report[proxyfiles[0]]))
+    else:
+        for path, entry in report.items():
+            prefix = f"{path}: " if len(items) > 1 else ""
+            status = statuses[path]
+            click.echo(f"{prefix}ready: {status.finished}")  # the original's lines first
+            if status.finished:
+                click.echo(f"{prefix}successful: {status.succeeded}")
+            click.echo(f"{prefix}status: {entry['status']}")
+            if "result" in entry:
+                click.echo(f"{prefix}result: {_dump(entry['result'])}")
+            elif "message" in entry and entry["status"] not in ("pending", "running"):
+                click.echo(f"{prefix}failure: {entry['message']}")
     if failed:
         sys.exit(1)
 

@@ -199,6 +199,27 @@ class BatchBackend:
             )
         return JobBody(**{**body.__dict__, "logfile": logfile}), resources
 
+    def show_script(self, spec: Any, parameters: Any, state: Any) -> str:
+        """The scheduler script and the job body that ``submit`` would submit (nothing is
+        submitted, written or pulled)."""
+        from .submission import submit_script
+
+        environment = spec.get("environment") or {}
+        if not spec.get("process") or environment.get("environment_type") not in BATCH_ENVIRONMENTS:
+            return "# this step runs no job: it is published where it is submitted\n"
+        dry = ExecutionConfig({**self.exec_config.config, "dry_run": True})
+        saved, self.exec_config = self.exec_config, dry
+        try:
+            body, resources = self.job_body(spec, parameters, state, {"name": "packtivity"})
+        finally:
+            self.exec_config = saved
+        scheduler_script = submit_script(self.adapter, self.host, body, resources, "packtivity")
+        return (
+            f"# ---- {self.scheduler} script (PSI/J), resources: {resources.describe()}\n"
+            f"{scheduler_script}"
+            f"# ---- job body {body.script_path}\n{render_job_body(body)}"
+        )
+
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
         """How the job stands now (see :mod:`packtivity.batch.outcome`)."""
         record = read_run_record(self.host, proxy.details()["record"])

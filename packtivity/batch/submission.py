@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import subprocess
 import threading
 import time
@@ -158,3 +159,24 @@ def submit(
         return Submitted(native_id, job.id, "")
     script = str(executor.work_directory / f"{job.id}.job")
     return Submitted(str(job.native_id), job.id, script)
+
+
+def submit_script(
+    adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
+) -> str:
+    """The scheduler script PSI/J would submit for ``body`` (nothing is submitted)."""
+    import io
+
+    from psij import Job
+
+    if adapter.name == "local":
+        spec = _job_spec(adapter, body, resources, name)
+        return f"# PSI/J local executor runs: {shlex.join([spec.executable, *spec.arguments])}\n"
+    executor = executor_for(adapter, host)
+    job = Job(_job_spec(adapter, body, resources, name))
+    with _lock:
+        executor.work_directory = Path(os.path.dirname(body.script_path)) / "psij"
+        context = executor._create_script_context(job)  # PSI/J's own script, as submit() makes it
+        out = io.StringIO()
+        executor.generate_submit_script(job, context, out)
+    return out.getvalue()

@@ -1,0 +1,104 @@
+"""Waiting for submitted steps, with progress a person can follow.
+
+On a terminal one status line is rewritten in place (job, state, elapsed time); elsewhere (CI
+logs, pipes) a line is printed only when a job's state changes.  How often to look comes from
+the batch poller's adaptive interval, so waiting costs one status command per cycle however many
+jobs are waited for.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO, Any, Optional
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str  #: pending, running, succeeded, failed, cancelled, timeout, ..., unknown
+    finished: bool
+    succeeded: bool
+    message: str = ""
+    exit_code: Optional[int] = None
+
+
+def status_of(backend: Any, proxy: Any) -> Status:
+    """The status of any backend's proxy (batch backends say more than ready/successful)."""
+    if hasattr(backend, "outcome") and hasattr(proxy, "native_id"):
+        outcome = backend.outcome(proxy)
+        return Status(
+            outcome.status, outcome.finished, outcome.succeeded, outcome.message, outcome.exit_code
+        )
+    if not backend.ready(proxy):
+        return Status("running", False, False)
+    if backend.successful(proxy):
+        return Status("succeeded", True, True)
+    return Status("failed", True, False, str(backend.fail_info(proxy) or ""))
+
+
+def watch_all(backend: Any, proxy: Any) -> None:
+    """Let a batch backend's poller know of the job before anything is asked (one poll for all)."""
+    poller = getattr(backend, "poller", None)
+    if poller is not None and hasattr(proxy, "native_id"):
+        poller.watch([proxy.native_id])
+
+
+def _interval(items: list[tuple[str, Any, Any]]) -> float:
+    intervals = [getattr(getattr(b, "poller", None), "interval", 1.0) for _, b, _ in items]
+    return max(0.2, min(intervals or [1.0]))
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def wait(
+    items: list[tuple[str, Any, Any]], stream: IO[str] = sys.stderr, timeout: Optional[float] = None
+) -> dict[str, Status]:
+    """Wait until every ``(label, backend, proxy)`` has finished; return their statuses.
+
+    ``KeyboardInterrupt`` passes through (the jobs keep running; the caller says how to check
+    them later).  ``TimeoutError`` after ``timeout`` seconds.
+    """
+    for _, backend, proxy in items:
+        watch_all(backend, proxy)
+    live = stream.isatty()
+    start = time.monotonic()
+    last: dict[str, str] = {}
+    statuses: dict[str, Status] = {}
+    try:
+        while True:
+            statuses = {label: status_of(backend, proxy) for label, backend, proxy in items}
+            elapsed = _elapsed(time.monotonic() - start)
+            if live:
+                stream.write("\r\033[K" + _summary(statuses, elapsed))
+                stream.flush()
+            else:
+                for label, status in statuses.items():
+                    if last.get(label) != status.state:
+                        stream.write(f"{label}: {status.state} ({elapsed})\n")
+                        stream.flush()
+            last = {label: status.state for label, status in statuses.items()}
+            if all(status.finished for status in statuses.values()):
+                return statuses
+            if timeout is not None and time.monotonic() - start > timeout:
+                raise TimeoutError(f"not finished after {timeout:.0f} s")
+            time.sleep(_interval(items))
+    finally:
+        if live:
+            stream.write("\n")
+            stream.flush()
+
+
+def _summary(statuses: dict[str, Status], elapsed: str) -> str:
+    if len(statuses) == 1:
+        ((label, status),) = statuses.items()
+        return f"{label}: {status.state}, {elapsed} elapsed"
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status.state] = counts.get(status.state, 0) + 1
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    return f"{len(statuses)} jobs: {parts}, {elapsed} elapsed"
