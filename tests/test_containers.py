@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import BIN, assert_one_line_error
 from goldenfiles import assert_golden
+from stepspecs import container_spec, write_spec
 
 from packtivity.containers.images import cache_name, image_reference, resolve_image
 from packtivity.containers.settings import container_config
@@ -28,19 +28,6 @@ from packtivity.hosts import local_host
 
 STEP = "packtivity_syncbackend"
 LOG = __import__("logging").getLogger("test")
-
-
-def write_spec(directory: Path, name: str, spec: dict) -> str:
-    (directory / name).write_text(yaml.safe_dump(spec))
-    return name
-
-
-def container_spec(image: str, process: dict, publish: dict | None = None, **environment) -> dict:
-    return {
-        "process": process,
-        "environment": {"environment_type": "docker-encapsulated", "image": image, **environment},
-        "publisher": {"publisher_type": "interpolated-pub", "publish": publish or {}},
-    }
 
 
 def record(workdir: Path) -> dict:

@@ -16,6 +16,8 @@
 #   slurm.sh ssh-down     stop that sshd
 #   slurm.sh ssh-status
 #   slurm.sh ssh-env      print shell exports (host, port, user, key, known_hosts)
+#   slurm.sh ctld-stop    stop only slurmctld (jobs keep running under slurmd); `start` brings
+#                            it back (tests of a controller outage)
 #   slurm.sh registry-up  Debian's docker-registry (Distribution) on 127.0.0.1:$REGISTRY_UP_PORT
 #                            [5055], plain HTTP, no auth, log in $BASE/registry/registry.log
 #   slurm.sh registry-down | registry-status
@@ -587,6 +589,7 @@ case "${1:-}" in
     ssh-down)   do_ssh_down ;;
     ssh-status) do_ssh_status ;;
     ssh-env)    do_ssh_env ;;
+    ctld-stop)       stop_pid "$CTLD_PID" slurmctld ;;
     registry-up)     do_registry_up ;;
     registry-down)   do_registry_down ;;
     registry-status) do_registry_status ;;

@@ -1,0 +1,367 @@
+"""Batch backends on the test cluster's real Slurm (``-b slurm``), PSI/J's local executor
+(``-b local``) and the PBS commands on Slurm (``-b pbs``: Slurm's Torque wrappers plus the
+project's ``qstat -F json`` adapter -- not a PBS server).
+
+Every test submits real jobs and checks them from new processes (``packtivity-checkproxy``),
+the way a user does.  Parsers of scheduler output are also tested on recorded output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import BIN
+from stepspecs import container_spec, host_spec, write_spec
+
+from packtivity.batch import scheduler as s
+from packtivity.batch.outcome import decide
+from packtivity.batch.pbs import PbsAdapter
+from packtivity.batch.slurm import SlurmAdapter
+from packtivity.runrecord import RunRecord
+
+HERE = Path(__file__).parent
+
+
+def run(cli, tmp_path: Path, spec: dict, *args: str, env: dict | None = None, timeout=180):
+    write_spec(tmp_path, "step.yml", spec)
+    return cli("packtivity-run", "-t", str(tmp_path), "step.yml", *args, env=env, timeout=timeout)
+
+
+def check(cli, tmp_path: Path, *args: str, timeout=180):
+    return cli("packtivity-checkproxy", *args, cwd=tmp_path, timeout=timeout)
+
+
+def gone_from_queue(job_id: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(
+            ["squeue", "-h", "-j", job_id, "-t", "all", "-o", "%i"], capture_output=True, text=True
+        )
+        if job_id not in out.stdout:
+            return
+        time.sleep(1)
+    pytest.fail(f"job {job_id} stayed in squeue for {timeout} s")
+
+
+# ---- parsers, on recorded output --------------------------------------------------------
+
+
+def test_slurm_parsers_on_recorded_output() -> None:
+    adapter = SlurmAdapter()
+    queue = adapter.parse_status(
+        ["7", "8", "9"], 0, "7|RUNNING|None\n8|PENDING|Resources\n9|TIMEOUT|TimeLimit\n", ""
+    )
+    assert [queue[i].state for i in "789"] == [s.RUNNING, s.PENDING, s.TIMEOUT]
+    assert (
+        adapter.parse_status(["5"], 1, "", "slurm_load_jobs error: Invalid job id specified") == {}
+    )
+    with pytest.raises(s.TransientSchedulerError):
+        adapter.parse_status(["5"], 1, "", "squeue: error: Socket timed out on send/recv")
+    accounting = adapter.parse_accounting(
+        0, "5|CANCELLED by 0\n5.batch|CANCELLED\n6|OUT_OF_MEMORY\n", ""
+    )
+    assert accounting["5"].state == s.CANCELLED and accounting["6"].state == s.OUT_OF_MEMORY
+    assert "5.batch" not in accounting
+
+
+def test_pbs_parser_on_recorded_qstat_json() -> None:
+    """Shaped like PBS Pro 2022's ``qstat -f -F json -x`` (F = finished, Exit_status)."""
+    recorded = {
+        "timestamp": 1700000000,
+        "pbs_version": "2022.1.1",
+        "Jobs": {
+            "1.server": {"job_state": "R"},
+            "2.server": {"job_state": "F", "Exit_status": 0},
+            "3.server": {"job_state": "F", "Exit_status": -29, "comment": "walltime exceeded"},
+            "4.server": {"job_state": "F", "Exit_status": 271},
+            "5.server": {"job_state": "Q"},
+        },
+    }
+    ids = [f"{i}.server" for i in range(1, 6)]
+    states = PbsAdapter().parse_status(ids, 0, json.dumps(recorded), "")
+    assert [states[i].state for i in ids] == [s.RUNNING, s.ENDED, s.TIMEOUT, s.CANCELLED, s.PENDING]
+    assert PbsAdapter().parse_status(["9.server"], 153, "", "qstat: Unknown Job Id 9.server") == {}
+
+
+def _record(exit_code: int, signal: str | None = None) -> RunRecord:
+    return RunRecord(
+        "step",
+        exit_code,
+        signal,
+        "t0",
+        "t1",
+        "node1",
+        "/w",
+        "sh -c x",
+        False,
+        None,
+        None,
+        None,
+        "7",
+    )
+
+
+def test_outcome_rules() -> None:
+    ended = s.SchedulerState(s.ENDED, "COMPLETED")
+    assert decide("job", _record(0), ended).status == "succeeded"
+    assert decide("job", _record(3), ended).exit_code == 3
+    # Slurm says COMPLETED for a PSI/J job whose command failed: the record wins
+    assert decide("job", _record(3), ended).status == "failed"
+    # the scheduler's imposed ends win over an exit code of 0
+    assert decide("job", _record(0), s.SchedulerState(s.TIMEOUT, "TIMEOUT")).status == "timeout"
+    assert decide("job", None, s.SchedulerState(s.CANCELLED)).status == "cancelled"
+    assert decide("job", None, s.SchedulerState(s.RUNNING)).status == "running"
+    assert decide("job", None, ended).status == "failed"  # ended without a record
+    assert decide("job", None, None).status == "unknown"  # never success
+    assert decide("job", _record(0), None).status == "succeeded"  # purged, record stays
+
+
+# ---- real jobs -----------------------------------------------------------------------
+
+
+def busybox_step(cluster, cmd: str, publish: dict | None = None) -> dict:
+    return container_spec(
+        str(cluster.image("busybox")),
+        {"process_type": "string-interpolated-cmd", "cmd": cmd},
+        publish,
+    )
+
+
+@pytest.mark.parametrize("backend", ["slurm", "local", "pbs"])
+def test_container_step_publishes_through_the_batch_backend(
+    slurm, apptainer, cli, tmp_path: Path, backend: str
+) -> None:
+    spec = busybox_step(apptainer, "echo $PACKTIVITY_TEST_IMAGE {word} > {out}", {"out": "{out}"})
+    work = tmp_path / "w"
+    r = run(
+        cli,
+        tmp_path,
+        spec,
+        "-b",
+        backend,
+        "-p",
+        "word=batch",
+        "-p",
+        "out={workdir}/o.txt",
+        "-w",
+        str(work),
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"out": f"{work}/o.txt"}
+    assert (work / "o.txt").read_text() == "busybox batch\n"
+    (record_path,) = (work / "_packtivity").glob("*.run.json")
+    record = json.loads(record_path.read_text())
+    assert record["exit_code"] == 0 and record["runtime"] == "apptainer"
+    if backend != "local":
+        assert record["batch_job_id"]  # ran inside a Slurm allocation
+    assert f"{backend} job" in r.stderr and "succeeded" in r.stderr
+
+
+@pytest.mark.parametrize("backend", ["slurm", "local", "pbs"])
+def test_exit_3_fails_with_3_and_the_stderr_tail(slurm, cli, tmp_path: Path, backend: str) -> None:
+    spec = host_spec("echo about to fail >&2; exit 3")
+    r = run(cli, tmp_path, spec, "-b", backend, "-w", str(tmp_path / "w"))
+    assert r.returncode == 1
+    assert "failed with exit code 3" in r.stderr and "about to fail" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_async_proxy_checked_after_the_job_left_the_queue_twice(
+    slurm, apptainer, cli, tmp_path: Path
+) -> None:
+    spec = busybox_step(apptainer, "echo done > {out}", {"out": "{out}"})
+    r = run(
+        cli,
+        tmp_path,
+        spec,
+        "-b",
+        "slurm",
+        "--async",
+        "-x",
+        "p.json",
+        "-p",
+        "out={workdir}/o.txt",
+        "-w",
+        str(tmp_path / "w"),
+    )
+    assert r.returncode == 0, r.stderr
+    proxy = json.loads((tmp_path / "p.json").read_text())
+    assert proxy["proxyname"] == "BatchProxy"
+    details = proxy["proxydetails"]
+    assert details["backend"] == "slurm" and details["native_id"].isdigit()
+    assert {"spec", "parameters", "state", "submitted", "packtivity_version"} <= set(details)
+    gone_from_queue(details["native_id"])  # MinJobAge=10 on the test cluster
+    for _ in range(2):
+        c = check(cli, tmp_path, "--json", "p.json", "-o", "res.json")
+        assert c.returncode == 0, c.stderr
+        report = json.loads(c.stdout)
+        assert report["status"] == "succeeded" and report["result"] == {
+            "out": f"{tmp_path}/w/o.txt"
+        }
+
+
+def test_cancelled_job_is_reported_cancelled(slurm, cli, tmp_path: Path) -> None:
+    r = run(
+        cli, tmp_path, host_spec("sleep 300"), "-b", "slurm", "--async", "-w", str(tmp_path / "w")
+    )
+    assert r.returncode == 0, r.stderr
+    c = check(cli, tmp_path, "--cancel", "--wait", "proxy.json")
+    assert c.returncode == 1
+    assert "status: cancelled" in c.stdout and "was cancelled" in c.stdout
+    again = check(cli, tmp_path, "proxy.json")
+    assert again.returncode == 1 and "status: cancelled" in again.stdout
+
+
+def test_walltime_exceeded_is_reported_as_timeout(slurm, cli, tmp_path: Path) -> None:
+    """Slurm enforces limits in whole minutes: this test waits about a minute."""
+    r = run(
+        cli,
+        tmp_path,
+        host_spec("sleep 600"),
+        "-b",
+        "slurm",
+        "--walltime",
+        "0:0:10",
+        "-w",
+        str(tmp_path / "w"),
+        timeout=240,
+    )
+    assert r.returncode == 1
+    assert "ran out of walltime" in r.stderr and "TIMEOUT" in r.stderr
+
+
+def test_unknown_job_is_unknown_and_exit_1(slurm, cli, tmp_path: Path) -> None:
+    r = run(cli, tmp_path, host_spec("true"), "-b", "slurm", "--async", "-w", str(tmp_path / "w"))
+    assert r.returncode == 0, r.stderr
+    proxy = json.loads((tmp_path / "proxy.json").read_text())
+    proxy["proxydetails"]["native_id"] = "987654"
+    proxy["proxydetails"]["record"] = str(tmp_path / "w" / "_packtivity" / "never.run.json")
+    (tmp_path / "unknown.json").write_text(json.dumps(proxy))
+    c = check(cli, tmp_path, "unknown.json")
+    assert c.returncode == 1
+    assert "status: unknown" in c.stdout and "987654" in c.stdout
+
+
+def test_fifty_proxies_cost_one_or_two_status_commands(slurm, cli, tmp_path: Path) -> None:
+    """The scheduler commands are counted by wrappers on PATH that log each call and then run
+    the real squeue/sacct (the answers are the real ones)."""
+    from packtivity.batch.backend import BatchBackend
+    from packtivity.statecontexts import LocalFSState
+
+    backend = BatchBackend("slurm")
+    ids = []
+    for i in range(50):
+        state = LocalFSState([str(tmp_path / f"w{i}")])
+        proxy = backend.submit(host_spec("sleep 2"), {}, state, {"name": f"s{i}"})
+        (tmp_path / f"p{i}.json").write_text(json.dumps(proxy.json()))
+        ids.append(proxy.native_id)
+    try:
+        bindir = tmp_path / "bin"
+        bindir.mkdir()
+        for command in ("squeue", "sacct", "scontrol", "qstat"):
+            real = subprocess.run(
+                ["sh", "-c", f"command -v {command}"], capture_output=True, text=True
+            ).stdout.strip()
+            wrapper = bindir / command
+            wrapper.write_text(
+                f'#!/bin/sh\necho {command} >> {tmp_path}/calls.log\nexec {real} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+        env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
+        c = subprocess.run(
+            [str(BIN / "packtivity-checkproxy"), "--json", *[f"p{i}.json" for i in range(50)]],
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert c.returncode == 0, c.stderr
+        report = json.loads(c.stdout)
+        assert len(report) == 50
+        calls = (tmp_path / "calls.log").read_text().split()
+        assert 1 <= len(calls) <= 2, calls
+    finally:
+        subprocess.run(["scancel", *ids], capture_output=True)
+
+
+def test_yadage_map_over_items_on_slurm(slurm, apptainer, tmp_path: Path, monkeypatch) -> None:
+    image_map = tmp_path / "images.yml"
+    image_map.write_text(
+        f"busybox:1.36: {apptainer.image('busybox')}\n"
+        f"python:3.11-slim: {apptainer.image('python')}\n"
+    )
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_IMAGE_MAP", str(image_map))
+    r = subprocess.run(
+        [
+            str(BIN / "yadage-run"),
+            "-t",
+            str(HERE / "workflows"),
+            "work",
+            "containers.yml",
+            "-b",
+            "slurm",
+            "-p",
+            "items=[1, 2, 3, 4]",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "work" / "reduce" / "total.txt").read_text() == "30\n"
+    records = list((tmp_path / "work").glob("map_*/_packtivity/*.run.json"))
+    assert len(records) == 4
+    assert all(json.loads(p.read_text())["batch_job_id"] for p in records)
+
+
+def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
+    """slurmctld is stopped for 20 s while packtivity-run waits on a running job (the cluster
+    script stops only the slurmctld it started, by its PID file, and starts it again)."""
+    slurm_sh = HERE / "cluster" / "slurm.sh"
+    write_spec(tmp_path, "step.yml", host_spec("sleep 25; echo survived > {out}", {"o": "{out}"}))
+    waiting = subprocess.Popen(
+        [
+            str(BIN / "packtivity-run"),
+            "-t",
+            str(tmp_path),
+            "step.yml",
+            "-b",
+            "slurm",
+            "-p",
+            "out={workdir}/o.txt",
+            "-w",
+            str(tmp_path / "w"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            running = subprocess.run(
+                ["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True
+            ).stdout
+            if running.strip():
+                break
+            time.sleep(0.5)
+        subprocess.run(["bash", str(slurm_sh), "ctld-stop"], check=True, capture_output=True)
+        time.sleep(20)
+        subprocess.run(
+            ["bash", str(slurm_sh), "start"], check=True, capture_output=True, timeout=120
+        )
+        out, err = waiting.communicate(timeout=180)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+        subprocess.run(["bash", str(slurm_sh), "start"], capture_output=True, timeout=120)
+    assert waiting.returncode == 0, err
+    assert json.loads(out) == {"o": f"{tmp_path}/w/o.txt"}
+    assert (tmp_path / "w" / "o.txt").read_text() == "survived\n"
