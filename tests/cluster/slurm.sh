@@ -197,6 +197,7 @@ ReturnToService=2
 SlurmdParameters=config_overrides
 # seconds a finished job stays visible in squeue/scontrol
 MinJobAge=$MINJOBAGE
+KillWait=5
 # spank_pbs sets PBS_JOBID, PBS_O_WORKDIR... in jobs (for "PBS commands on Slurm")
 PlugStackConfig=$BASE/plugstack.conf
 EOF
