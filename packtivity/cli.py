@@ -377,6 +377,8 @@ def runcli(
         from .asyncbackends import UNSAVEABLE
 
         raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
+    if is_batch:
+        chosen.resources(loaded_spec.get("environment"))  # bad resources: one line, nothing run
     if show_script:
         click.echo(chosen.show_script(loaded_spec, parameters, step_state), nl=False)
         return

@@ -365,3 +365,70 @@ def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
     assert waiting.returncode == 0, err
     assert json.loads(out) == {"o": f"{tmp_path}/w/o.txt"}
     assert (tmp_path / "w" / "o.txt").read_text() == "survived\n"
+
+
+# ---- resources and options -------------------------------------------------------------
+
+
+def test_resources_config_profile_spec_and_flags_later_wins(tmp_path: Path, monkeypatch) -> None:
+    from packtivity.batch.backend import BatchBackend
+
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "queue: debug\nwalltime: '1:00:00'\ndefault_profile: atlas\n"
+        "profiles:\n  atlas: {account: atlas-prj, walltime: '12:00:00'}\n  gpu: {gpus: 1}\n"
+    )
+    monkeypatch.setenv("PACKTIVITY_CONFIG", str(config))
+    environment = {"resources": ["CVMFS", {"cpus": 4}, {"slurm_partition": "long"}]}
+    resources = BatchBackend("slurm", memory="2G").resources(environment)
+    assert (resources.queue, resources.account, resources.walltime) == (
+        "long",
+        "atlas-prj",
+        "12:00:00",
+    )
+    assert resources.cpus == 4 and resources.memory_bytes() == 2 * 1024**3
+    assert BatchBackend("slurm", profile="gpu", cpus=2).resources(environment).cpus == 2
+    assert BatchBackend("slurm", profile="gpu").resources(None).gpus == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cpu": 2}, "unknown option(s) cpu for -b slurm"),
+        ({"walltime": "soon"}, "walltime 'soon' is not"),
+        ({"memory": "lots"}, "memory 'lots' is not"),
+        ({"cpus": "0"}, "must be a positive integer"),
+        ({"profile": "nope"}, "profile 'nope'"),
+    ],
+)
+def test_bad_batch_options_are_one_clear_error(
+    tmp_path: Path, monkeypatch, options: dict, message: str
+) -> None:
+    from packtivity.backendutils import backend_from_string
+    from packtivity.errors import BackendError
+
+    monkeypatch.setenv("PACKTIVITY_CONFIG", str(tmp_path / "none.yml"))
+    with pytest.raises(BackendError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        backend_from_string("slurm", options)
+
+
+def test_unknown_spec_resource_lists_the_known(cli, tmp_path: Path) -> None:
+    from conftest import assert_one_line_error
+
+    spec = host_spec("true")
+    spec["environment"] = {
+        "environment_type": "docker-encapsulated",
+        "image": "/x.sif",
+        "resources": [{"cpu": 2}],
+    }
+    r = run(cli, tmp_path, spec, "-b", "local", "-w", str(tmp_path / "w"))
+    assert r.returncode == 2
+    assert_one_line_error(r, "unknown resource 'cpu'", "cpus", "slurm_partition")
+
+
+def test_batch_flags_need_a_batch_backend(cli, tmp_path: Path) -> None:
+    from conftest import assert_one_line_error
+
+    r = run(cli, tmp_path, host_spec("true"), "--cpus", "2", "-w", str(tmp_path / "w"))
+    assert r.returncode == 2
+    assert_one_line_error(r, "--cpus", "only for the batch backends")
