@@ -432,3 +432,91 @@ def test_batch_flags_need_a_batch_backend(cli, tmp_path: Path) -> None:
     r = run(cli, tmp_path, host_spec("true"), "--cpus", "2", "-w", str(tmp_path / "w"))
     assert r.returncode == 2
     assert_one_line_error(r, "--cpus", "only for the batch backends")
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path: Path) -> None:
+    import signal
+
+    write_spec(tmp_path, "step.yml", host_spec("sleep 60"))
+    waiting = subprocess.Popen(
+        [
+            str(BIN / "packtivity-run"),
+            "-t",
+            str(tmp_path),
+            "step.yml",
+            "-b",
+            "slurm",
+            "-x",
+            "saved.json",
+            "-w",
+            str(tmp_path / "w"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob("w/_packtivity/psij/*.job")):
+        time.sleep(0.2)
+    time.sleep(1)  # submitted and waiting
+    waiting.send_signal(signal.SIGINT)
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130, err
+    assert "keeps running" in err and "packtivity-checkproxy saved.json" in err
+    native_id = json.loads((tmp_path / "saved.json").read_text())["proxydetails"]["native_id"]
+    try:
+        queue = subprocess.run(
+            ["squeue", "-h", "-j", native_id, "-o", "%T"], capture_output=True, text=True
+        ).stdout
+        assert queue.strip() in ("PENDING", "RUNNING")
+        c = subprocess.run(
+            [str(BIN / "packtivity-checkproxy"), "saved.json"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert c.returncode == 0 and "ready: False" in c.stdout
+    finally:
+        subprocess.run(["scancel", native_id], capture_output=True)
+
+
+@pytest.mark.parametrize("backend", ["slurm", "pbs"])
+def test_scheduler_scripts_golden(cli, tmp_path: Path, backend: str) -> None:
+    """``--show-script``: PSI/J's scheduler script around the job body, submitting nothing."""
+    import re
+
+    from goldenfiles import assert_golden
+
+    spec = host_spec("echo {word} > out.txt")
+    r = run(
+        cli,
+        tmp_path,
+        spec,
+        "-b",
+        backend,
+        "--show-script",
+        "--cpus",
+        "2",
+        "--memory",
+        "1G",
+        "--walltime",
+        "1:30:00",
+        "--queue",
+        "debug",
+        "--account",
+        "prj",
+        "--scheduler-option",
+        "constraint=ssd" if backend == "slurm" else "l=filesystems=home",
+        "-p",
+        "word=golden",
+        "-w",
+        str(tmp_path / "w"),
+    )
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.replace(str(tmp_path), "@TMP@").replace(os.path.expanduser("~"), "@HOME@")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "@UUID@", text)
+    text = re.sub(r"/[0-9a-f]{64}/", "/@SHA@/", text)
+    assert not list((tmp_path / "w").glob("_packtivity/*.job.sh"))  # nothing written
+    assert_golden(f"{backend}-script.sh", text)

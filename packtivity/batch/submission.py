@@ -86,25 +86,6 @@ def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
 def _job_spec(adapter: SchedulerAdapter, body: JobBody, resources: Resources, name: str) -> Any:
     from psij import JobAttributes, JobSpec, ResourceSpecV1
 
-    custom = {f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()}
-    if adapter.name == "slurm":
-        custom.setdefault("slurm.job-name", name)
-    elif adapter.name == "pbs":
-        custom.setdefault("pbs.N", name)
-    attributes = JobAttributes(
-        queue_name=resources.queue,
-        account=resources.account,
-        reservation_id=resources.reservation,
-        custom_attributes=custom or None,
-    )
-    # no walltime asked for: the queue's default, not PSI/J's 10 minutes
-    attributes.duration = resources.duration()  # type: ignore[assignment]
-    spec_resources = ResourceSpecV1(
-        process_count=1,
-        cpu_cores_per_process=resources.cpus,
-        gpu_cores_per_process=resources.gpus,
-        memory=resources.memory_bytes(),
-    )
     if adapter.name == "local":
         # detach: the job body gets its own session and outlives this process
         return JobSpec(
@@ -117,6 +98,25 @@ def _job_spec(adapter: SchedulerAdapter, body: JobBody, resources: Resources, na
             directory=body.cwd,
             stdout_path=Path(body.script_path + ".pid"),
         )
+    custom = {f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()}
+    custom.setdefault("slurm.job-name" if adapter.name == "slurm" else "pbs.N", name)
+    attributes = JobAttributes(
+        queue_name=resources.queue,
+        account=resources.account,
+        reservation_id=resources.reservation,
+        custom_attributes=custom,
+    )
+    # no walltime asked for: the queue's default, not PSI/J's 10 minutes
+    attributes.duration = resources.duration()  # type: ignore[assignment]
+    if adapter.name == "pbs" and resources.cpus:
+        # PSI/J's PBS Pro template takes ncpus from the processes per node and ignores cores per
+        # process: ask for N single-core "processes" (the single launcher still runs one)
+        shape: dict[str, Any] = {"node_count": 1, "processes_per_node": resources.cpus}
+    else:
+        shape = {"process_count": 1, "cpu_cores_per_process": resources.cpus}
+    spec_resources = ResourceSpecV1(
+        gpu_cores_per_process=resources.gpus, memory=resources.memory_bytes(), **shape
+    )
     return JobSpec(
         executable="/bin/sh",
         arguments=[body.script_path],

@@ -1,0 +1,85 @@
+# ---- slurm script (PSI/J), resources: cpus=2, memory=1G, walltime=1:30:00, queue=debug, account=prj, scheduler_options={'constraint': 'ssd'}
+#!/bin/bash
+
+
+
+#SBATCH --chdir="@TMP@/w"
+
+
+#SBATCH --nodes=1
+
+#SBATCH --ntasks=1
+
+#SBATCH --ntasks-per-node=1
+
+
+#SBATCH --cpus-per-task=2
+
+#SBATCH --mem=1048576K
+
+#SBATCH --time=1:30:0
+
+#SBATCH --partition="debug"
+
+#SBATCH --account="prj"
+
+
+#SBATCH --constraint="ssd"
+#SBATCH --job-name="packtivity"
+
+#SBATCH -e /dev/null
+#SBATCH -o /dev/null
+
+#SBATCH --export=ALL
+
+
+_PSIJ_PC=1
+
+_PSIJ_NC=`scontrol show hostnames | wc -l`
+
+if [ "$_PSIJ_PPN" == "" ]; then
+    if [ "$_PSIJ_NC" != "" ] && [ "$_PSIJ_PC" != "" ]; then
+        _PSIJ_PPN=$((_PSIJ_PC/_PSIJ_NC))
+    fi
+fi
+
+PSIJ_NODEFILE="@TMP@/w/_packtivity/psij/$SLURM_JOB_ID.nodefile"
+if [ "$_PSIJ_PPN" == "" ]; then
+    scontrol show hostnames >"$PSIJ_NODEFILE"
+else
+    scontrol show hostnames | while read NODE; do for _ in $(seq 1 1 $_PSIJ_PPN); do echo "$NODE"; done; done > "$PSIJ_NODEFILE"
+fi
+export PSIJ_NODEFILE
+
+
+
+exec &>> "@TMP@/w/_packtivity/psij/$SLURM_JOB_ID.out"
+
+/bin/bash @HOME@/.packtivity/psij/@SHA@/single_launch.sh @UUID@ '' '' '' /dev/null /dev/null /dev/null /bin/sh @TMP@/w/_packtivity/packtivity.job.sh 
+
+echo "$?" > "@TMP@/w/_packtivity/psij/$SLURM_JOB_ID.ec"
+# ---- job body @TMP@/w/_packtivity/packtivity.job.sh
+#!/bin/sh
+# packtivity job body of step 'packtivity'
+# Runs the step's command once, then writes its run record (exit code, times, host, runtime,
+# image, command line) whatever the outcome, and exits with the command's exit code.  The same
+# body runs on this machine and in batch jobs.  Written by packtivity 1.0.0 for this run.
+exec >>@TMP@/w/_packtivity/packtivity.run.log 2>&1
+record=@TMP@/w/_packtivity/packtivity.run.json
+signal=
+trap 'signal=TERM' TERM
+trap 'signal=INT' INT
+trap 'signal=HUP' HUP
+now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
+# a JSON string of $1, or null when $1 is empty (control characters, quotes, backslashes dropped)
+json() { if [ -n "$1" ]; then printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\\"')"; else printf null; fi; }
+start=$(now)
+runtime_version=
+cd @TMP@/w && sh -c 'echo golden > out.txt' </dev/null
+exit_code=$?
+end=$(now)
+printf '%s, "exit_code": %d, "signal": %s, "start": "%s", "end": "%s", "host": %s, "runtime_version": %s, "batch_job_id": %s}\n' \
+    '{"command_line": "sh -c '"'"'echo golden > out.txt'"'"'", "cwd": "@TMP@/w", "format": "packtivity-run-record/1", "image": null, "runtime": null, "stdin": false, "step": "packtivity"' "$exit_code" "$(json "$signal")" "$start" "$end" "$(json "$(uname -n)")" \
+    "$(json "$runtime_version")" "$(json "${SLURM_JOB_ID:-${PBS_JOBID:-}}")" \
+    >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
+exit "$exit_code"
