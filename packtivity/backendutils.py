@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from .batch import SCHEDULERS
 from .errors import BackendError, ProxyError
 from .utils import handler_decorator
 
@@ -245,7 +246,7 @@ def _batch(scheduler: str) -> Callable[[str, dict[str, Any]], tuple[bool, Any]]:
     return factory
 
 
-for _scheduler in ("slurm", "pbs", "local"):
+for _scheduler in SCHEDULERS:
     backend(_scheduler)(_batch(_scheduler))
 
 

@@ -347,18 +347,16 @@ def runcli(
     import packtivity
 
     from .backendutils import backend_from_string
+    from .batch import SCHEDULERS
     from .syncbackends import check_inputs, packconfig
 
-    batch_flags = {
-        name: options.pop(name) for name in BATCH_FLAGS if options.get(name) not in (None, ())
-    }
-    for name in BATCH_FLAGS:
-        options.pop(name, None)
+    given = {name: options.pop(name) for name in BATCH_FLAGS}
+    batch_flags = {name: value for name, value in given.items() if value not in (None, ())}
     inputs = load_step_inputs(options)
     loaded_spec, parameters, step_state = inputs.spec, inputs.parameters, inputs.state
     for path in (outfile, proxyfile if not asyncwait else None):
         _check_writable(path)
-    is_batch = backend in ("slurm", "pbs", "local")
+    is_batch = backend in SCHEDULERS
     if (batch_flags or show_script) and not is_batch:
         flags = ", ".join(
             "--" + n.replace("_", "-")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .errors import StepFailed
+from .hosts import Host
 from .templating import render
 
 
@@ -120,6 +121,29 @@ def render_job_body(body: JobBody) -> str:
             "record_fields": shlex.quote(static_json[:-1]),
         },
     )
+
+
+def host_job_body(job: dict[str, Any], cwd: str, metadir: str, step: str) -> JobBody:
+    """The job body of a step that runs on the host (``localproc-env``)."""
+    argv, stdin_text = job_argv(job)
+    script_path, record_path = job_paths(metadir, step)
+    return JobBody(
+        step=step,
+        cwd=cwd,
+        argv=argv,
+        stdin=stdin_text,
+        script_path=script_path,
+        record_path=record_path,
+    )
+
+
+def write_job_body(body: JobBody, host: Host) -> None:
+    """Write the body and the files it needs on ``host``, and remove a previous run record
+    (so that only this run's can be read)."""
+    for path, content in body.files.items():
+        host.write_text(path, content)
+    host.write_text(body.script_path, render_job_body(body))
+    host.remove(body.record_path)
 
 
 def job_paths(metadir: str, step: str) -> tuple[str, str]:

@@ -9,3 +9,6 @@
 ``submission``  PSI/J executors (one per scheduler and host), submission with retries
 ``backend``     the packtivity backend and its JSON proxy
 """
+
+#: the batch backend names (``-b slurm``), one scheduler adapter each
+SCHEDULERS = ("slurm", "pbs", "local")

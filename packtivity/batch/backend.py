@@ -9,6 +9,7 @@ publisher on the shared storage.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import os
@@ -19,7 +20,7 @@ from .. import logutils
 from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, local_host
-from ..jobscript import JobBody, job_argv, job_paths, render_job_body
+from ..jobscript import JobBody, host_job_body, render_job_body, write_job_body
 from ..runrecord import read_run_record
 from ..syncbackends import (
     ExecutionConfig,
@@ -30,6 +31,7 @@ from ..syncbackends import (
     prepublish,
     publish,
 )
+from . import SCHEDULERS
 from . import resources as resources_module
 from .outcome import Outcome, decide
 from .poller import poller_for
@@ -38,11 +40,16 @@ from .submission import submit
 
 log = logging.getLogger(__name__)
 
-SCHEDULERS = ("slurm", "pbs", "local")
 #: environments a batch job can run; the others (noop, manual) run here, in the foreground
 BATCH_ENVIRONMENTS = ("localproc-env", "docker-encapsulated")
 #: the backend options that set resources (the CLI flags have the same names)
 RESOURCE_OPTIONS = ("cpus", "memory", "walltime", "gpus", "queue", "account", "reservation")
+
+
+def runs_a_job(spec: Any) -> bool:
+    """Whether a spec has anything to run on a node (not a pure publishing, noop or manual step)."""
+    environment = spec.get("environment") or {}
+    return bool(spec.get("process")) and environment.get("environment_type") in BATCH_ENVIRONMENTS
 
 
 class BatchProxy(PacktivityProxyBase):
@@ -123,18 +130,13 @@ class BatchBackend:
         self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
     ) -> Any:
         metadata = metadata or {"name": "packtivity"}
-        environment = spec.get("environment") or {}
-        if not spec.get("process") or environment.get("environment_type") not in BATCH_ENVIRONMENTS:
-            # nothing to run on a node (a pure publishing step, noop, manual): do it here
+        if not runs_a_job(spec):  # publish (or show instructions) here
             return ForegroundBackend({"exec": self.exec_config.config}).submit(
                 spec, parameters, state, metadata
             )
         state.ensure()
-        body, resources = self.job_body(spec, parameters, state, metadata)
-        for path, content in body.files.items():
-            self.host.write_text(path, content)
-        self.host.write_text(body.script_path, render_job_body(body))
-        self.host.remove(body.record_path)
+        body, resources = self.job_body(spec, parameters, state, metadata, self.exec_config)
+        write_job_body(body, self.host)
         name = f"{metadata['name']}-{uuid.uuid4().hex[:6]}"
         submitted = submit(self.adapter, self.host, body, resources, name)
         log.info("submitted %s as %s job %s", body.step, self.scheduler, submitted.native_id)
@@ -166,9 +168,15 @@ class BatchBackend:
         )
 
     def job_body(
-        self, spec: Any, parameters: Any, state: Any, metadata: dict[str, Any]
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Any,
+        metadata: dict[str, Any],
+        exec_config: ExecutionConfig,
     ) -> tuple[JobBody, resources_module.Resources]:
-        """The job body of a step (its image pulled first when needed) and its resources."""
+        """The job body of a step and its resources; the image is pulled first when needed
+        (with a dry-run ``exec_config``, the pull is only printed)."""
         from ..handlers.execution_handlers import container_job_body
 
         parameters, state = finalize_inputs(parameters, state)
@@ -176,43 +184,29 @@ class BatchBackend:
         environment = build_env(spec["environment"], parameters, state, self.pack_config)
         resources = self.resources(spec["environment"])
         metadir = state.metadir
-        step = metadata["name"]
         logfile = logutils.topic_logfile(state, metadata, "run")
         if environment["environment_type"] == "docker-encapsulated":
             with logutils.setup_logging_topic(
-                self.exec_config, metadata, state, "step", True
+                exec_config, metadata, state, "step", True
             ) as steplog:
                 assert steplog is not None
                 body = container_job_body(
-                    self.exec_config, environment, state, job, metadata, metadir, steplog, self.host
+                    exec_config, environment, state, job, metadata, metadir, steplog, self.host
                 )
         else:
-            argv, stdin_text = job_argv(job)
-            script_path, record_path = job_paths(metadir, step)
-            body = JobBody(
-                step=step,
-                cwd=os.path.abspath(state.readwrite[0]),
-                argv=argv,
-                stdin=stdin_text,
-                script_path=script_path,
-                record_path=record_path,
-            )
-        return JobBody(**{**body.__dict__, "logfile": logfile}), resources
+            cwd = os.path.abspath(state.readwrite[0])
+            body = host_job_body(job, cwd, metadir, metadata["name"])
+        return dataclasses.replace(body, logfile=logfile), resources
 
     def show_script(self, spec: Any, parameters: Any, state: Any) -> str:
         """The scheduler script and the job body that ``submit`` would submit (nothing is
         submitted, written or pulled)."""
         from .submission import submit_script
 
-        environment = spec.get("environment") or {}
-        if not spec.get("process") or environment.get("environment_type") not in BATCH_ENVIRONMENTS:
+        if not runs_a_job(spec):
             return "# this step runs no job: it is published where it is submitted\n"
-        dry = ExecutionConfig({**self.exec_config.config, "dry_run": True})
-        saved, self.exec_config = self.exec_config, dry
-        try:
-            body, resources = self.job_body(spec, parameters, state, {"name": "packtivity"})
-        finally:
-            self.exec_config = saved
+        dry_run = ExecutionConfig({**self.exec_config.config, "dry_run": True})
+        body, resources = self.job_body(spec, parameters, state, {"name": "packtivity"}, dry_run)
         scheduler_script = submit_script(self.adapter, self.host, body, resources, "packtivity")
         return (
             f"# ---- {self.scheduler} script (PSI/J), resources: {resources.describe()}\n"
@@ -223,10 +217,8 @@ class BatchBackend:
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
         """How the job stands now (see :mod:`packtivity.batch.outcome`)."""
         record = read_run_record(self.host, proxy.details()["record"])
-        scheduler_state = None if record else self.poller.state(proxy.native_id, max_age)
-        if record is not None:
-            # the queue may still know of an end it imposed (walltime, cancel, memory)
-            scheduler_state = self.poller.state(proxy.native_id, max_age)
+        # asked even when there is a record: the scheduler may have imposed the end (walltime)
+        scheduler_state = self.poller.state(proxy.native_id, max_age)
         return decide(proxy.describe(), record, scheduler_state)
 
     def ready(self, proxy: Any) -> bool:

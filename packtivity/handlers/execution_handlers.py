@@ -21,7 +21,15 @@ import yaml
 from .. import logutils
 from ..errors import ContainerRuntimeError, StepFailed
 from ..hosts import Host, local_host
-from ..jobscript import ImageInfo, JobBody, describe_job, job_argv, job_paths, render_job_body
+from ..jobscript import (
+    ImageInfo,
+    JobBody,
+    describe_job,
+    host_job_body,
+    job_argv,
+    job_paths,
+    write_job_body,
+)
 from ..runrecord import RunRecord, read_run_record
 from ..utils import handler_decorator
 
@@ -57,10 +65,7 @@ def run_job_body(
             err=True,
         )
         return None
-    for path, content in body.files.items():
-        host.write_text(path, content)
-    host.write_text(body.script_path, render_job_body(body))
-    host.remove(body.record_path)
+    write_job_body(body, host)
     try:
         result = host.run_streamed(["sh", body.script_path], logfile=logfile)
     except OSError as error:
@@ -117,17 +122,8 @@ def localproc_env(
     def make_body(metadir: str, log: logging.Logger) -> JobBody:
         workdir = _workdir(state)
         os.makedirs(workdir, exist_ok=True)
-        argv, stdin_text = job_argv(job)
         log.info("running on the host in %s: %s", workdir, describe_job(job))
-        script_path, record_path = job_paths(metadir, metadata["name"])
-        return JobBody(
-            step=metadata["name"],
-            cwd=workdir,
-            argv=argv,
-            stdin=stdin_text,
-            script_path=script_path,
-            record_path=record_path,
-        )
+        return host_job_body(job, workdir, metadir, metadata["name"])
 
     _run_step(exec_config, state, metadata, make_body)
 
