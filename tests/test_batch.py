@@ -36,6 +36,27 @@ def check(cli, tmp_path: Path, *args: str, timeout=180):
     return cli("packtivity-checkproxy", *args, cwd=tmp_path, timeout=timeout)
 
 
+def start_waiting_run(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """``packtivity-run -b slurm`` of ``tmp_path/step.yml`` in ``tmp_path/w``, left waiting."""
+    return subprocess.Popen(
+        [
+            str(BIN / "packtivity-run"),
+            "-t",
+            str(tmp_path),
+            "step.yml",
+            "-b",
+            "slurm",
+            *args,
+            "-w",
+            str(tmp_path / "w"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def gone_from_queue(job_id: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -326,23 +347,7 @@ def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
     script stops only the slurmctld it started, by its PID file, and starts it again)."""
     slurm_sh = HERE / "cluster" / "slurm.sh"
     write_spec(tmp_path, "step.yml", host_spec("sleep 25; echo survived > {out}", {"o": "{out}"}))
-    waiting = subprocess.Popen(
-        [
-            str(BIN / "packtivity-run"),
-            "-t",
-            str(tmp_path),
-            "step.yml",
-            "-b",
-            "slurm",
-            "-p",
-            "out={workdir}/o.txt",
-            "-w",
-            str(tmp_path / "w"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    waiting = start_waiting_run(tmp_path, "-p", "out={workdir}/o.txt")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -438,24 +443,7 @@ def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path
     import signal
 
     write_spec(tmp_path, "step.yml", host_spec("sleep 60"))
-    waiting = subprocess.Popen(
-        [
-            str(BIN / "packtivity-run"),
-            "-t",
-            str(tmp_path),
-            "step.yml",
-            "-b",
-            "slurm",
-            "-x",
-            "saved.json",
-            "-w",
-            str(tmp_path / "w"),
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    waiting = start_waiting_run(tmp_path, "-x", "saved.json")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(tmp_path.glob("w/_packtivity/psij/*.job")):
         time.sleep(0.2)
