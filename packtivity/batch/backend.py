@@ -216,9 +216,12 @@ class BatchBackend:
 
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
         """How the job stands now (see :mod:`packtivity.batch.outcome`)."""
-        record = read_run_record(self.host, proxy.details()["record"])
-        # asked even when there is a record: the scheduler may have imposed the end (walltime)
+        # the scheduler first, the record second: a job the scheduler saw end wrote its record
+        # before it ended, so the record is then there to read.  The other order races: no
+        # record yet, then the job ends, and "ended without a run record" would be reported.
+        # Asked even when there is a record: the scheduler may have imposed the end (walltime).
         scheduler_state = self.poller.state(proxy.native_id, max_age)
+        record = read_run_record(self.host, proxy.details()["record"])
         return decide(proxy.describe(), record, scheduler_state)
 
     def ready(self, proxy: Any) -> bool:
