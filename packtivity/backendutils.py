@@ -257,7 +257,11 @@ def batch_loader(
     from .batch.backend import BatchProxy
 
     proxy = BatchProxy.fromJSON(jsondata)
-    return _with_backend(proxy, proxy.details()["backend"], best_effort_backend)
+    if not best_effort_backend:
+        return proxy
+    ssh = proxy.details().get("ssh")
+    _, found = backend_from_string(proxy.details()["backend"], {"ssh": ssh} if ssh else {})
+    return proxy, found
 
 
 BACKEND_FORMS = {

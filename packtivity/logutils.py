@@ -45,11 +45,38 @@ def default_logging_handlers(
         log.addHandler(stream)
     logfile = topic_logfile(state, metadata, topic)
     if logfile:
-        os.makedirs(os.path.dirname(logfile), exist_ok=True)
-        filehandler = logging.FileHandler(logfile)
+        filehandler = file_handler(logfile, getattr(state, "host", None))
         filehandler.setLevel(logging.DEBUG)
         filehandler.setFormatter(formatter)
         log.addHandler(filehandler)
+
+
+class HostFileHandler(logging.Handler):
+    """Appends each record to a log file on another machine (one SFTP append per record)."""
+
+    def __init__(self, path: str, host: Any) -> None:
+        super().__init__()
+        self.path = path
+        self.host = host
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.host.append_text(self.path, self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - a lost log line must not fail the step
+            self.handleError(record)
+
+
+def file_handler(logfile: str, host: Any = None) -> logging.Handler:
+    """A handler writing to ``logfile`` on ``host`` (default: this machine)."""
+    from .hosts import local_host
+
+    host = host or local_host()
+    directory = os.path.dirname(logfile)
+    if not host.is_dir(directory):
+        host.make_dirs(directory)
+    if host is local_host():
+        return logging.FileHandler(logfile)
+    return HostFileHandler(logfile, host)
 
 
 @contextlib.contextmanager

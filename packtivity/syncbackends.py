@@ -172,6 +172,7 @@ def check_inputs(
     state: Any,
     pack_config: packconfig,
     exec_config: Optional[ExecutionConfig] = None,
+    host: Any = None,
 ) -> None:
     """Raise what running would raise about the inputs (a missing template parameter, an invalid
     image reference, an unknown container runtime, a broken image map) without running or
@@ -184,12 +185,14 @@ def check_inputs(
         from .containers.images import image_reference, read_image_map
         from .hosts import local_host
 
+        host = host or local_host()
         settings = (exec_config or ExecutionConfig()).container_config
         settings.container_runtime()
         image_reference(environment)
         settings.contain()
-        if settings.image_map():
-            read_image_map(str(settings.image_map()), local_host())
+        image_map = settings.image_map(host)
+        if image_map:
+            read_image_map(image_map, host)
 
 
 #: environments that show instructions even when the process yields no job

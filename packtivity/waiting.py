@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 
+from .hosts import HostUnreachable
+
 
 @dataclass(frozen=True)
 class Status:
@@ -60,6 +62,9 @@ def wait(
 ) -> dict[str, Status]:
     """Wait until every ``(label, backend, proxy)`` has finished; return their statuses.
 
+    A host that cannot be reached (a dropped SSH connection) is asked again with back-off up to
+    30 s; the wait resumes when it answers.
+
     ``KeyboardInterrupt`` passes through (the jobs keep running; the caller says how to check
     them later).  ``TimeoutError`` after ``timeout`` seconds.
     """
@@ -69,9 +74,19 @@ def wait(
     start = time.monotonic()
     last: dict[str, str] = {}
     statuses: dict[str, Status] = {}
+    unreachable_delay = 0.0
     try:
         while True:
-            statuses = {label: status_of(backend, proxy) for label, backend, proxy in items}
+            try:
+                statuses = {label: status_of(backend, proxy) for label, backend, proxy in items}
+            except HostUnreachable as error:  # the jobs run on; ask again, less and less often
+                if not unreachable_delay:
+                    stream.write(("\r\033[K" if live else "") + f"{error}; trying again\n")
+                    stream.flush()
+                unreachable_delay = min(max(1.0, unreachable_delay * 1.5), 30.0)
+                time.sleep(unreachable_delay)
+                continue
+            unreachable_delay = 0.0
             elapsed = _elapsed(time.monotonic() - start)
             if live:
                 stream.write("\r\033[K" + _summary(statuses, elapsed))

@@ -12,14 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import os
 import uuid
 from typing import Any, Optional
 
 from .. import logutils
 from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
+from ..containers.settings import as_flag
 from ..errors import BackendError, ProxyError, StepFailed
-from ..hosts import Host, local_host
+from ..hosts import Host, HostUnreachable, host_for, local_host
 from ..jobscript import JobBody, host_job_body, render_job_body, write_job_body
 from ..runrecord import read_run_record
 from ..syncbackends import (
@@ -93,26 +93,45 @@ class BatchBackend:
         config: Optional[dict[str, Any]] = None,
         profile: Optional[str] = None,
         scheduler_option: Any = None,
+        ssh: Optional[str] = None,
+        accept_new_host_key: Any = False,
         **resource_options: Any,
     ) -> None:
         unknown = set(resource_options) - set(RESOURCE_OPTIONS)
         if unknown:
-            known = ", ".join(["config", "profile", "scheduler_option", *RESOURCE_OPTIONS])
+            known = ", ".join(
+                ["config", "profile", "scheduler_option", "ssh", "accept_new_host_key"]
+                + list(RESOURCE_OPTIONS)
+            )
             raise BackendError(
                 f"unknown option(s) {', '.join(sorted(unknown))} for -b {scheduler}; known: {known}"
             )
         config = dict(config or {})
         self.scheduler = scheduler
         self.adapter = scheduler_adapter(scheduler)
-        self.host: Host = local_host()
         self.exec_config = ExecutionConfig(config.pop("exec", None))
         self.pack_config = packconfig(**config)
         self.profile = profile
         self.options = dict(resource_options)
         if scheduler_option:
             self.options["scheduler_options"] = scheduler_option
-        self.poller = poller_for(self.adapter, self.host)
         self.resources(None)  # a bad config file or option fails here, before any submission
+        #: the SSH target as given (``--ssh``, ``ssh=``, or the profile's ``ssh``), or None
+        self.ssh = ssh or resources_module.ssh_from_config_file(profile)
+        self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
+        self.poller = poller_for(self.adapter, self.host)
+
+    def bind(self, state: Any) -> Any:
+        """``state`` with its directories on this backend's host (the cluster's storage)."""
+        if state is None or getattr(state, "host", None) is self.host:
+            return state
+        if not hasattr(state, "on_host"):
+            if self.host is local_host():
+                return state
+            raise BackendError(
+                f"state {type(state).__name__} cannot be used over SSH (it has no on_host)"
+            )
+        return state.on_host(self.host)
 
     def resources(self, environment: Optional[dict[str, Any]]) -> resources_module.Resources:
         base = resources_module.from_config_file(self.profile)
@@ -124,12 +143,13 @@ class BatchBackend:
     # ---- the backend interface -------------------------------------------------------------
 
     def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
-        return prepublish(spec, parameters, state, self.pack_config)
+        return prepublish(spec, parameters, self.bind(state), self.pack_config)
 
     def submit(
         self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
     ) -> Any:
         metadata = metadata or {"name": "packtivity"}
+        state = self.bind(state)
         if not runs_a_job(spec):  # publish (or show instructions) here
             return ForegroundBackend({"exec": self.exec_config.config}).submit(
                 spec, parameters, state, metadata
@@ -146,6 +166,7 @@ class BatchBackend:
         return BatchProxy(
             {
                 "backend": self.scheduler,
+                "ssh": self.ssh,
                 "executor": self.adapter.psij_executor,
                 "native_id": submitted.native_id,
                 "psij_job_id": submitted.psij_job_id,
@@ -194,7 +215,7 @@ class BatchBackend:
                     exec_config, environment, state, job, metadata, metadir, steplog, self.host
                 )
         else:
-            cwd = os.path.abspath(state.readwrite[0])
+            cwd = state.readwrite[0]
             body = host_job_body(job, cwd, metadir, metadata["name"])
         return dataclasses.replace(body, logfile=logfile), resources
 
@@ -205,6 +226,7 @@ class BatchBackend:
 
         if not runs_a_job(spec):
             return "# this step runs no job: it is published where it is submitted\n"
+        state = self.bind(state)
         dry_run = ExecutionConfig({**self.exec_config.config, "dry_run": True})
         body, resources = self.job_body(spec, parameters, state, {"name": "packtivity"}, dry_run)
         scheduler_script = submit_script(self.adapter, self.host, body, resources, "packtivity")
@@ -225,9 +247,15 @@ class BatchBackend:
         return decide(proxy.describe(), record, scheduler_state)
 
     def ready(self, proxy: Any) -> bool:
+        """Whether the job has finished; False while its host cannot be reached (the caller
+        asks again later: a lost connection never fails a job)."""
         if not isinstance(proxy, BatchProxy):
             return ForegroundBackend().ready(proxy)
-        return self.outcome(proxy).finished
+        try:
+            return self.outcome(proxy).finished
+        except HostUnreachable as error:
+            log.warning("%s; asking again later", error)
+            return False
 
     def successful(self, proxy: Any) -> bool:
         if not isinstance(proxy, BatchProxy):
@@ -254,7 +282,7 @@ class BatchBackend:
         from ..statecontexts import load_state
 
         details = proxy.details()
-        state = load_state(details["state"])
+        state = self.bind(load_state(details["state"]))
         parameters, state = finalize_inputs(details["parameters"], state)
         return publish(details["spec"]["publisher"], parameters, state, self.pack_config)
 

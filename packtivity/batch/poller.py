@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Iterable, Optional
 
-from ..hosts import Host
+from ..hosts import Host, HostUnreachable
 from .scheduler import SchedulerAdapter, SchedulerState, TransientSchedulerError
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class StatusPoller:
                 missing = [job_id for job_id in ids if job_id not in states]
                 if missing:
                     states.update(self._run_accounting(missing))
-            except TransientSchedulerError as error:
+            except (TransientSchedulerError, HostUnreachable) as error:
                 self.last_error = str(error)
                 log.warning("the scheduler did not answer (%s); asking again later", error)
                 self.interval = min(self.interval * BACKOFF, MAX_INTERVAL)

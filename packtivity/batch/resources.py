@@ -2,11 +2,13 @@
 
 1. the config file (``PACKTIVITY_CONFIG``, default ``~/.config/packtivity/config.yml``): its
    top-level resource names, then those of the chosen profile (``--profile`` /
-   ``PACKTIVITY_PROFILE`` / the file's ``default_profile``)::
+   ``PACKTIVITY_PROFILE`` / the file's ``default_profile``).  ``ssh`` there names the cluster
+   to submit to from a laptop (see :func:`ssh_from_config_file`)::
 
        queue: debug
        profiles:
          atlas: {account: atlas-prj, queue: long, walltime: "12:00:00"}
+         from-laptop: {ssh: mycluster, queue: short}
 
 2. the spec environment's ``resources`` entries (``{cpus: 4}``, REANA's ``{slurm_partition:
    x}`` and ``{slurm_time: "60"}``);
@@ -130,8 +132,9 @@ def _options(value: Any, source: str) -> dict[str, str]:
     return options
 
 
-def from_config_file(profile: Optional[str] = None) -> Resources:
-    """Resources from the config file (none when it does not exist), with a profile applied."""
+def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
+    """The config file's top-level settings and the chosen profile's, each with its source;
+    none when the file does not exist (and no profile was asked for)."""
     path = os.path.expanduser(os.environ.get("PACKTIVITY_CONFIG") or DEFAULT_CONFIG)
     profile = profile or os.environ.get("PACKTIVITY_PROFILE")
     try:
@@ -140,21 +143,43 @@ def from_config_file(profile: Optional[str] = None) -> Resources:
     except FileNotFoundError:
         if profile:
             raise BackendError(f"profile '{profile}' asked for, but there is no {path}") from None
-        return Resources()
+        return []
     except (OSError, yaml.YAMLError) as error:
         raise BackendError(f"cannot read config file {path}: {error}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise BackendError(f"config file {path} must hold a mapping")
     profiles = data.pop("profiles", None) or {}
     default_profile = data.pop("default_profile", None)
-    resources = Resources().merged(data, f"config file {path}")
+    layers = [(data, f"config file {path}")]
     chosen = profile or default_profile
     if chosen:
         if chosen not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
             raise BackendError(f"no profile '{chosen}' in {path}; profiles: {known}")
-        resources = resources.merged(profiles[chosen] or {}, f"profile '{chosen}' of {path}")
+        if not isinstance(profiles[chosen] or {}, dict):
+            raise BackendError(f"profile '{chosen}' of {path} must be a mapping")
+        layers.append((dict(profiles[chosen] or {}), f"profile '{chosen}' of {path}"))
+    return layers
+
+
+def from_config_file(profile: Optional[str] = None) -> Resources:
+    """Resources from the config file (none when it does not exist), with a profile applied."""
+    resources = Resources()
+    for values, source in _config_layers(profile):
+        values = {name: value for name, value in values.items() if name != "ssh"}
+        resources = resources.merged(values, source)
     return resources
+
+
+def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:
+    """The ``ssh: [user@]host[:port]`` of the config file or its profile (the profile wins)."""
+    target = None
+    for values, source in _config_layers(profile):
+        if values.get("ssh") is not None:
+            if not isinstance(values["ssh"], str):
+                raise BackendError(f"ssh in {source} must be a string like user@host:port")
+            target = values["ssh"]
+    return target
 
 
 def from_spec(environment: Optional[dict[str, Any]]) -> dict[str, Any]:

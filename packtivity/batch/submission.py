@@ -4,7 +4,9 @@ One PSI/J executor per scheduler and host serves every submission of this proces
 writes the scheduler script from its own template around our job body and runs the submit
 command; it is not asked about job states (:mod:`packtivity.batch.poller` does that, see
 ``../shared/notes`` §4 for why), so its own polling thread is parked and it keeps its files.
-Commands PSI/J runs go through the :class:`~packtivity.hosts.Host` seam.
+Commands PSI/J runs and files it writes go through the :class:`~packtivity.hosts.Host` seam
+(:mod:`packtivity.batch.psij_host`); ``-b local`` on a host reached over SSH runs PSI/J's local
+executor's command there.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -20,17 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from ..hosts import Host
+from ..hosts import Host, local_host
 from ..jobscript import JobBody
+from .psij_host import host_routed_executor, staging_directory
 from .resources import Resources
 from .scheduler import SchedulerAdapter, is_transient
 
 log = logging.getLogger(__name__)
-#: PSI/J's launcher scripts are deployed once here; it must be visible from compute nodes
-PSIJ_HOME = os.path.join("~", ".packtivity", "psij")
 #: seconds PSI/J's own poll thread sleeps before its first poll: longer than any process lives
 PARKED = 10**8
 SUBMIT_ATTEMPTS = 5
+#: runs a job body detached from the submitting process; prints the PID (-b local)
+DETACH = 'setsid sh "$0" </dev/null >/dev/null 2>&1 & echo $!'
 
 _executors: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
@@ -47,17 +49,6 @@ class Submitted:
     submit_script: str  #: the scheduler script PSI/J wrote ("" for the local executor)
 
 
-def _run_via(host: Host):  # noqa: ANN202 - PSI/J's _run_command contract
-    def run_command(cmd: list[str]) -> str:
-        result = host.run([str(part) for part in cmd])
-        if result.returncode != 0:
-            message = "\n".join(p for p in (result.output, result.errors) if p) or "unknown error"
-            raise subprocess.CalledProcessError(result.returncode, cmd, output=message)
-        return result.output
-
-    return run_command
-
-
 def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
     """The PSI/J executor of this process for ``adapter`` on ``host`` (created once)."""
     key = (adapter.psij_executor, host.name)
@@ -72,13 +63,12 @@ def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
                 executor = JobExecutor.get_instance("local")
             else:
                 config = BatchSchedulerExecutorConfig(
-                    work_directory=Path(os.path.expanduser(PSIJ_HOME)),
+                    work_directory=staging_directory(),
                     initial_queue_polling_delay=PARKED,
                     queue_polling_interval=PARKED,
                     keep_files=True,
                 )
-                executor = JobExecutor.get_instance(adapter.psij_executor, config=config)
-                executor._run_command = _run_via(host)  # the Host seam (notes §5)
+                executor = host_routed_executor(adapter.psij_executor, host, config)
             _executors[key] = executor
         return _executors[key]
 
@@ -90,11 +80,7 @@ def _job_spec(adapter: SchedulerAdapter, body: JobBody, resources: Resources, na
         # detach: the job body gets its own session and outlives this process
         return JobSpec(
             executable="/bin/sh",
-            arguments=[
-                "-c",
-                'setsid sh "$0" </dev/null >/dev/null 2>&1 & echo $!',
-                body.script_path,
-            ],
+            arguments=["-c", DETACH, body.script_path],
             directory=body.cwd,
             stdout_path=Path(body.script_path + ".pid"),
         )
@@ -131,6 +117,8 @@ def submit(
     adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
 ) -> Submitted:
     """Submit the (already written) job body; transient refusals are retried with back-off."""
+    if adapter.name == "local" and host is not local_host():
+        return _detach_on(host, body)
     from psij import Job
     from psij.exceptions import SubmitException
 
@@ -142,8 +130,11 @@ def submit(
         try:
             with _lock:  # the work directory is per step: PSI/J's files sit beside its logs
                 if adapter.psij_executor != "local":
-                    executor.work_directory = Path(os.path.dirname(body.script_path)) / "psij"
-                executor.submit(job)
+                    executor.remote_work_directory = _psij_directory(body)
+                try:
+                    executor.submit(job)
+                finally:
+                    _remove_staged_script(executor, job)
             break
         except SubmitException as error:
             message = " ".join(str(error).split())
@@ -157,8 +148,30 @@ def submit(
         job.wait()
         native_id = host.read_text(body.script_path + ".pid").strip()
         return Submitted(native_id, job.id, "")
-    script = str(executor.work_directory / f"{job.id}.job")
+    script = os.path.join(_psij_directory(body), f"{job.id}.job")
     return Submitted(str(job.native_id), job.id, script)
+
+
+def _psij_directory(body: JobBody) -> str:
+    """Where PSI/J's script and its exit-code and output files go: beside the step's logs."""
+    return os.path.join(os.path.dirname(body.script_path), "psij")
+
+
+def _remove_staged_script(executor: Any, job: Any) -> None:
+    staged = getattr(executor, "work_directory", None)
+    if isinstance(staged, Path):
+        (staged / f"{job.id}.job").unlink(missing_ok=True)
+
+
+def _detach_on(host: Host, body: JobBody) -> Submitted:
+    """``-b local`` on another host: the command PSI/J's local executor would run, run there."""
+    result = host.run(["sh", "-c", DETACH, body.script_path])
+    pid = result.output.strip()
+    if result.returncode != 0 or not pid.isdigit():
+        raise SubmissionError(
+            f"could not start the job body on {host.name}: {(result.errors or pid).strip()}"
+        )
+    return Submitted(pid, "", "")
 
 
 def submit_script(
@@ -175,7 +188,7 @@ def submit_script(
     executor = executor_for(adapter, host)
     job = Job(_job_spec(adapter, body, resources, name))
     with _lock:
-        executor.work_directory = Path(os.path.dirname(body.script_path)) / "psij"
+        executor.remote_work_directory = _psij_directory(body)
         context = executor._create_script_context(job)  # PSI/J's own script, as submit() makes it
         out = io.StringIO()
         executor.generate_submit_script(job, context, out)

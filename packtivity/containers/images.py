@@ -27,7 +27,7 @@ from ..errors import BackendError, ContainerRuntimeError, SpecError
 from ..hosts import Host
 from ..jobscript import ImageInfo
 from ..templating import render
-from .settings import container_config
+from .settings import container_config, host_path
 
 #: what a URI in the image map may start with (anything the runtime's ``pull`` takes)
 URI_SCHEMES = (
@@ -92,9 +92,9 @@ def read_image_map(path: str, host: Host) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise BackendError(f"image map {path} must map image[:tag] strings to paths or URIs")
-    base = os.path.dirname(os.path.abspath(path))
+    base = os.path.dirname(path)
     return {
-        key: value if _is_uri(value) else os.path.join(base, os.path.expanduser(value))
+        key: value if _is_uri(value) else os.path.join(base, host.expanduser(value))
         for key, value in data.items()
     }
 
@@ -168,7 +168,7 @@ def resolve_image(
     """
     runtime = settings.container_runtime()
     reference = image_reference(environment)
-    cachedir = settings.cachedir()
+    cachedir = settings.cachedir(host)
 
     def found(path: str, source: str) -> ImageInfo:
         log.info("image %s: %s (%s)", reference, path, source)
@@ -187,7 +187,7 @@ def resolve_image(
         _pull(host, runtime, uri, sif, logfile, dry_run)
         return found(sif, source)
 
-    map_path = settings.image_map()
+    map_path = settings.image_map(host)
     if map_path:
         image_map = read_image_map(map_path, host)
         entry = image_map.get(reference) or image_map.get(str(environment["image"]))
@@ -204,10 +204,10 @@ def resolve_image(
     if host.exists(cached):
         return found(cached, "cache")
 
-    image = os.path.expanduser(str(environment["image"]))
     if _is_path(str(environment["image"])):
+        image = host_path(str(environment["image"]), host)
         if not host.exists(image):
             raise ContainerRuntimeError(f"image {image} does not exist on {host.name}")
-        return found(os.path.abspath(image), "local")
+        return found(image, "local")
 
     return pulled(f"docker://{reference}", "pulled")

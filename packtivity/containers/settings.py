@@ -22,12 +22,23 @@ from typing import Any, Optional
 import yaml
 
 from ..errors import BackendError
+from ..hosts import Host, local_host
 
 RUNTIMES = ("apptainer", "singularity")
 DEFAULT_CACHEDIR = os.path.join("~", ".packtivity", "images")
 
 
-def _flag(value: Any, name: str) -> bool:
+def host_path(path: str, host: Optional[Host] = None) -> str:
+    """``path`` as an absolute path on ``host`` (``~`` is that host's home; a relative path is
+    relative to this process's directory here, to the home directory over SSH)."""
+    host = host or local_host()
+    path = host.expanduser(path)
+    if host is local_host():
+        return os.path.abspath(path)
+    return path if path.startswith("/") else host.expanduser("~/" + path)
+
+
+def as_flag(value: Any, name: str) -> bool:
     parsed = yaml.safe_load(value) if isinstance(value, str) else value
     if not isinstance(parsed, bool):
         raise BackendError(f"{name} must be true or false, got {value!r}")
@@ -56,19 +67,19 @@ class container_config:
             )
         return runtime
 
-    def image_map(self) -> Optional[str]:
-        """The site image map file (YAML ``image[:tag]: path or URI``), if any."""
+    def image_map(self, host: Optional[Host] = None) -> Optional[str]:
+        """The site image map file (YAML ``image[:tag]: path or URI``) on ``host``, if any."""
         value = self._get("PACKTIVITY_APPTAINER_IMAGE_MAP", "image_map", None)
-        return os.path.expanduser(str(value)) if value else None
+        return host_path(str(value), host) if value else None
 
-    def cachedir(self) -> str:
-        """The SIF cache directory: on a cluster, on storage that every node sees."""
+    def cachedir(self, host: Optional[Host] = None) -> str:
+        """The SIF cache directory on ``host``: on a cluster, storage that every node sees."""
         value = self._get("PACKTIVITY_APPTAINER_CACHEDIR", "cachedir", None) or DEFAULT_CACHEDIR
-        return os.path.abspath(os.path.expanduser(str(value)))
+        return host_path(str(value), host)
 
     def contain(self) -> bool:
         """Run with ``--containall`` (no host $HOME, /tmp or environment inside)."""
-        return _flag(self._get("PACKTIVITY_APPTAINER_CONTAIN", "contain", True), "contain")
+        return as_flag(self._get("PACKTIVITY_APPTAINER_CONTAIN", "contain", True), "contain")
 
     def pull_software(self) -> bool:
         if "PACKTIVITY_DOCKER_NOPULL" in os.environ:

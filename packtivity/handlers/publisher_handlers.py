@@ -9,7 +9,6 @@ through an explicit ``glob``.
 from __future__ import annotations
 
 import copy
-import glob
 import json
 import os
 from typing import Any
@@ -18,14 +17,20 @@ import click
 import yaml
 
 from ..errors import StepFailed
+from ..hosts import Host, local_host
 from ..interpolation import interpolate
 from ..utils import handler_decorator, leaf_iterator
 
 handlers, publisher = handler_decorator()
 
 
-def sorted_glob(pattern: str) -> list[str]:
-    return sorted(glob.glob(pattern, recursive=True))
+def host_of(state: Any) -> Host:
+    """The machine a state's directories are on (this one unless a backend bound another)."""
+    return getattr(state, "host", None) or local_host()
+
+
+def sorted_glob(pattern: str, state: Any = None) -> list[str]:
+    return host_of(state).glob(pattern)
 
 
 @publisher("frompar-pub")
@@ -61,7 +66,7 @@ def interpolated_pub_handler(publisher_spec: dict[str, Any], parameters: Any, st
         if publisher_spec.get("relative_paths") and workdir and not os.path.isabs(globexpr):
             globexpr = os.path.join(workdir, resultval)
         if publisher_spec.get("glob"):
-            globbed = sorted_glob(globexpr)
+            globbed = sorted_glob(globexpr, state)
             if globbed:
                 resultval = globbed
         else:
@@ -77,10 +82,10 @@ def fromyaml_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state:
     """Publish the content of a YAML file in the work directory."""
     path = os.path.join(state.readwrite[0], publisher_spec["yamlfile"])
     try:
-        with open(path) as handle:
-            return yaml.safe_load(handle)
+        return yaml.safe_load(host_of(state).read_text(path))
     except OSError as error:
-        raise StepFailed(f"fromyaml-pub: cannot read '{path}': {error.strerror}") from None
+        reason = error.strerror or str(error)
+        raise StepFailed(f"fromyaml-pub: cannot read '{path}': {reason}") from None
     except yaml.YAMLError as error:
         raise StepFailed(f"fromyaml-pub: '{path}' is not valid YAML: {error}") from None
 
@@ -111,9 +116,9 @@ def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -
             searchval = os.path.join(globdir, value)
         newvalue: Any = searchval
         if publisher_spec.get("glob") and not (
-            publisher_spec.get("tryExact", True) and os.path.exists(searchval)
+            publisher_spec.get("tryExact", True) and host_of(state).exists(searchval)
         ):
-            globbed = sorted_glob(searchval)
+            globbed = sorted_glob(searchval, state)
             newvalue = globbed if globbed else searchval
         if newvalue != value:
             result.replace(pointer, newvalue)
@@ -126,7 +131,7 @@ def glob_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any
     workdir = state.readwrite[0]
     return {
         publisher_spec["outputkey"]: sorted_glob(
-            os.path.join(workdir, publisher_spec["globexpression"])
+            os.path.join(workdir, publisher_spec["globexpression"]), state
         )
     }
 

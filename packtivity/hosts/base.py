@@ -21,7 +21,9 @@ class Host(Protocol):
     """A machine that runs commands and holds files (paths are that machine's paths).
 
     Contracts: no method raises for a command that fails (see ``returncode``); a command that
-    cannot be started at all raises ``OSError``.  Writes are atomic: a reader sees the old file
+    cannot be started at all raises ``OSError``; a host that cannot be reached (or whose
+    connection was lost) raises :class:`~packtivity.hosts.HostUnreachable`, which callers that
+    wait treat as "ask again later".  Writes are atomic: a reader sees the old file
     or the new one, never a part.
     """
 
@@ -51,8 +53,24 @@ class Host(Protocol):
         """Create or replace the file atomically (parent directories are created)."""
         ...
 
+    def append_text(self, path: str, text: str) -> None:
+        """Append to a file (created when missing); for logs, not atomic."""
+        ...
+
     def remove(self, path: str) -> None:
         """Remove a file; a missing file is not an error."""
+        ...
+
+    def make_dirs(self, path: str) -> None:
+        """Create a directory and its parents; an existing one is not an error."""
+        ...
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted matches of ``pattern`` as ``glob.glob(pattern, recursive=True)`` finds them."""
+        ...
+
+    def expanduser(self, path: str) -> str:
+        """``~`` and ``~/...`` as the home directory of this host's user."""
         ...
 
     def which(self, program: str) -> Optional[str]:

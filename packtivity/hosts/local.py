@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import hashlib
 import os
 import shutil
@@ -49,6 +50,19 @@ class LocalHost:
     def write_text(self, path: str, text: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         write_text_atomic(path, text)
+
+    def append_text(self, path: str, text: str) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+    def make_dirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def glob(self, pattern: str) -> list[str]:
+        return sorted(glob.glob(pattern, recursive=True))
+
+    def expanduser(self, path: str) -> str:
+        return os.path.expanduser(path)
 
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -8,11 +8,14 @@ with these names: ``"{workdir}/out.txt"`` becomes the absolute path.  The JSON f
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import shutil
 from typing import Any, Optional, Union
+
+from ..hosts import Host, local_host
 
 DirEntry = Union[str, dict[str, Any]]
 
@@ -80,6 +83,14 @@ class LocalFSState:
             x["name"]: x["path"] for x in self._readwrite + self._readonly if "name" in x
         }
         self.datamodel: Optional[dict[str, Any]] = None
+        #: the machine the directories are on (not part of the JSON: a backend binds it)
+        self.host: Host = local_host()
+
+    def on_host(self, host: Host) -> LocalFSState:
+        """This state with its directories on ``host`` (a copy; paths are taken as they are)."""
+        bound = copy.copy(self)
+        bound.host = host
+        return bound
 
     def __repr__(self) -> str:
         return f"<LocalFSState rw: {self.readwrite}, ro: {self.readonly}>"
@@ -115,19 +126,23 @@ class LocalFSState:
     def reset(self) -> None:
         """Delete the read-write directories (and the meta directory) and create them anew."""
         for directory in [*self.readwrite, self.metadir]:
-            if directory and os.path.exists(directory):
+            if not directory or not self.host.exists(directory):
+                continue
+            if self.host is local_host():
                 shutil.rmtree(directory)
+            else:
+                self.host.run(["rm", "-rf", "--", directory])
         self.ensure()
 
     def ensure(self) -> None:
         """Create the read-write directories and the meta directory if missing."""
-        for directory in self.readwrite:
-            os.makedirs(directory, exist_ok=True)
-        if self.metadir:
-            os.makedirs(self.metadir, exist_ok=True)
+        for directory in [*self.readwrite, *([self.metadir] if self.metadir else [])]:
+            if not self.host.is_dir(directory):
+                self.host.make_dirs(directory)
 
     def state_hash(self) -> str:
-        """SHA1 over the contents of the read-only and read-write directories (for caching)."""
+        """SHA1 over the contents of the read-only and read-write directories (for caching);
+        of this machine's directories only."""
         inputs = [_hash_tree(d) for d in self.readonly if os.path.isdir(d)]
         outputs = [_hash_tree(d) for d in self.readwrite if os.path.isdir(d)]
         return hashlib.sha1(json.dumps([inputs, outputs]).encode("utf-8")).hexdigest()

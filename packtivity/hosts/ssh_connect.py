@@ -1,0 +1,276 @@
+"""Opening one authenticated SSH connection (a paramiko ``Transport``) to an :class:`SshTarget`.
+
+- The socket is opened here, with ``TCP_NODELAY`` (paramiko never sets it: Nagle and delayed
+  ACKs cost ~45 ms per command, shared notes §2.5) and TCP keepalive; through ``ProxyJump``
+  hosts it is a ``direct-tcpip`` channel of the jump host's connection.
+- Host keys are checked strictly against the known_hosts files (``UserKnownHostsFile``, default
+  ``~/.ssh/known_hosts``): an unknown host is refused with how to add it, a changed key is
+  refused loudly.  ``accept_new_host_key`` is OpenSSH's ``accept-new``: an unknown host's key is
+  appended (atomically), a changed one is still refused.
+- Authentication: the agent's keys, then ``IdentityFile`` keys, then ``~/.ssh/id_*``; then, when
+  the server asks for it and there is a terminal, keyboard-interactive (password, one-time code)
+  or password.  Answers are kept in memory only for the exchange; nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import logging
+import os
+import socket
+import sys
+from typing import Any, Callable, Optional
+
+from ..atomicfile import write_text_atomic
+from ..errors import PacktivityError
+from .ssh_target import DEFAULT_IDENTITIES, SshTarget, SshTargetError, resolve
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0  #: seconds for TCP connect, SSH handshake and each authentication step
+KEEPALIVE = 15  #: seconds between SSH keepalive messages
+MAX_JUMPS = 8
+
+#: asks a person: ``(prompt, echo) -> answer``; raises SshTargetError when nobody can answer
+Prompter = Callable[[str, bool], str]
+
+
+class HostUnreachable(PacktivityError):
+    """The host cannot be reached, or the connection to it was lost (may be temporary)."""
+
+    exit_code = 1
+
+
+def terminal_prompt(prompt: str, echo: bool) -> str:
+    """Ask on the terminal; without one, say that a key is needed."""
+    if not sys.stdin.isatty():
+        raise SshTargetError(
+            f"the SSH server asks '{prompt.strip()}' but there is no terminal to ask on: "
+            "use a key (ssh-agent or IdentityFile) for unattended runs"
+        )
+    return input(prompt) if echo else getpass.getpass(prompt)
+
+
+def fingerprint(key: Any) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def connect(
+    target: SshTarget,
+    accept_new_host_key: bool = False,
+    prompt: Prompter = terminal_prompt,
+    _hops: int = 0,
+) -> Any:
+    """An authenticated ``paramiko.Transport`` to ``target`` (its jump transports hang on it)."""
+    import paramiko
+
+    sock, jumps = _open_socket(target, accept_new_host_key, prompt, _hops)
+    transport = paramiko.Transport(sock)
+    transport.packtivity_jumps = jumps  # type: ignore[attr-defined]  # keep them alive
+    try:
+        transport.banner_timeout = CONNECT_TIMEOUT
+        transport.start_client(timeout=CONNECT_TIMEOUT)
+        check_host_key(target, transport.get_remote_server_key(), accept_new_host_key)
+        authenticate(transport, target, prompt)
+    except (paramiko.SSHException, EOFError, OSError) as error:
+        _close(transport)
+        raise HostUnreachable(
+            f"SSH to {target.label} failed: {error or type(error).__name__}"
+        ) from None
+    except BaseException:
+        _close(transport)
+        raise
+    transport.set_keepalive(KEEPALIVE)
+    return transport
+
+
+def _close(transport: Any) -> None:
+    transport.close()
+    for jump in getattr(transport, "packtivity_jumps", []):
+        _close(jump)
+
+
+def _open_socket(
+    target: SshTarget, accept_new: bool, prompt: Prompter, hops: int
+) -> tuple[Any, list[Any]]:
+    if not target.proxy_jump:
+        try:
+            sock = socket.create_connection((target.hostname, target.port), CONNECT_TIMEOUT)
+        except OSError as error:
+            reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+            raise HostUnreachable(f"cannot reach {target.label}: {reason}") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return sock, []
+    if hops >= MAX_JUMPS:
+        raise SshTargetError(f"more than {MAX_JUMPS} ProxyJump hops to {target.label}: a loop?")
+    chain = [hop.strip() for hop in target.proxy_jump.split(",") if hop.strip()]
+    jump_target = resolve(chain[-1].removeprefix("ssh://"))
+    if len(chain) > 1:  # the earlier hops lead to the last one
+        jump_target = _with_jump(jump_target, ",".join(chain[:-1]))
+    jump = connect(jump_target, accept_new, prompt, hops + 1)
+    try:
+        channel = jump.open_channel(
+            "direct-tcpip", (target.hostname, target.port), ("127.0.0.1", 0), CONNECT_TIMEOUT
+        )
+    except Exception as error:
+        _close(jump)
+        raise HostUnreachable(
+            f"jump host {jump_target.label} cannot reach {target.label}: {error}"
+        ) from None
+    return channel, [jump]
+
+
+def _with_jump(target: SshTarget, proxy_jump: str) -> SshTarget:
+    from dataclasses import replace
+
+    return replace(target, proxy_jump=proxy_jump)
+
+
+def check_host_key(target: SshTarget, key: Any, accept_new: bool) -> None:
+    """Refuse an unknown or changed host key (see the module docstring)."""
+    import paramiko
+
+    known = paramiko.HostKeys()
+    for path in target.known_hosts_files:
+        if os.path.exists(path):
+            try:
+                known.load(path)
+            except (OSError, paramiko.SSHException, ValueError) as error:
+                raise SshTargetError(f"cannot read known_hosts file {path}: {error}") from None
+    name = target.known_hosts_name
+    entry = known.lookup(name)
+    files = " or ".join(target.known_hosts_files)
+    if entry is None:
+        if accept_new:
+            _add_known_host(target.known_hosts_files[0], name, key)
+            log.warning(
+                "added the host key of %s (%s %s) to %s",
+                name,
+                key.get_name(),
+                fingerprint(key),
+                target.known_hosts_files[0],
+            )
+            return
+        port = f"-p {target.port} " if target.port != 22 else ""
+        raise SshTargetError(
+            f"the host key of {name} ({key.get_name()} {fingerprint(key)}) is not in {files}: "
+            f"check that fingerprint with the cluster's admins, then add it with "
+            f"'ssh-keyscan {port}{target.hostname} >> {target.known_hosts_files[0]}', "
+            "or log in once with ssh, or pass --accept-new-host-key"
+        )
+    if entry.get(key.get_name()) != key:
+        known_types = ", ".join(sorted(entry.keys()))
+        raise SshTargetError(
+            f"REFUSED: the host key of {name} HAS CHANGED (now {key.get_name()} "
+            f"{fingerprint(key)}; known: {known_types} in {files}). Someone may be intercepting "
+            "the connection, or the host was reinstalled. Ask its admins; once sure, remove the "
+            f"old key with 'ssh-keygen -R \"{name}\"'"
+        )
+
+
+def _add_known_host(path: str, name: str, key: Any) -> None:
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    write_text_atomic(path, f"{text}{name} {key.get_name()} {key.get_base64()}\n")
+
+
+def _candidate_keys(target: SshTarget, prompt: Prompter) -> list[Any]:
+    """The agent's keys, then the IdentityFile keys, then the default ``~/.ssh/id_*``."""
+    import paramiko
+
+    keys: list[Any] = []
+    if os.environ.get("SSH_AUTH_SOCK"):
+        try:
+            keys.extend(paramiko.Agent().get_keys())
+        except paramiko.SSHException as error:
+            log.warning("ssh-agent: %s", error)
+    paths = list(target.identity_files) or [os.path.expanduser(p) for p in DEFAULT_IDENTITIES]
+    for path in paths:
+        if not os.path.exists(path):
+            if path in target.identity_files:
+                log.warning("IdentityFile %s does not exist", path)
+            continue
+        keys.extend(_load_key(path, prompt))
+    return keys
+
+
+def _load_key(path: str, prompt: Prompter) -> list[Any]:
+    import paramiko
+
+    try:
+        return [paramiko.PKey.from_path(path)]
+    except paramiko.PasswordRequiredException:
+        try:
+            passphrase = prompt(f"Passphrase for key {path}: ", False)
+        except SshTargetError:
+            log.warning("key %s needs a passphrase and there is no terminal; skipped", path)
+            return []
+        try:
+            return [paramiko.PKey.from_path(path, passphrase=passphrase.encode())]
+        except paramiko.SSHException as error:
+            raise SshTargetError(f"cannot unlock key {path}: {error}") from None
+    except (OSError, paramiko.SSHException, ValueError) as error:
+        log.warning("cannot use key %s: %s", path, error)
+        return []
+
+
+def authenticate(transport: Any, target: SshTarget, prompt: Prompter) -> None:
+    """Authenticate ``transport`` as ``target.user`` (see the module docstring)."""
+    import paramiko
+
+    allowed: Optional[list[str]] = None
+    for key in _candidate_keys(target, prompt):
+        try:
+            remaining = transport.auth_publickey(target.user, key)
+        except paramiko.BadAuthenticationType as error:
+            allowed = list(error.allowed_types)
+            break
+        except paramiko.AuthenticationException:
+            continue
+        if transport.is_authenticated():
+            return
+        allowed = list(remaining)  # a key was accepted, a second factor is wanted
+        break
+    if allowed is None:
+        try:
+            transport.auth_none(target.user)
+            if transport.is_authenticated():
+                return
+        except paramiko.BadAuthenticationType as error:
+            allowed = list(error.allowed_types)
+        except paramiko.AuthenticationException:
+            allowed = []
+    allowed = allowed or []
+
+    def answer(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
+        for text in (title, instructions):
+            if text and text.strip():
+                print(text.strip(), file=sys.stderr)
+        return [prompt(f"({target.label}) {text}", echo) for text, echo in prompts]
+
+    try:
+        if "keyboard-interactive" in allowed:
+            transport.auth_interactive(target.user, answer)
+        elif "password" in allowed:
+            transport.auth_password(
+                target.user, prompt(f"({target.label}) password for {target.user}: ", False)
+            )
+    except paramiko.AuthenticationException:
+        pass
+    if not transport.is_authenticated():
+        tried = ", ".join(target.identity_files) or "the agent and ~/.ssh/id_*"
+        raise SshTargetError(
+            f"SSH to {target.label}: no credential was accepted (keys tried: {tried}; the server "
+            f"allows: {', '.join(allowed) or 'publickey'}); check User/IdentityFile in "
+            "~/.ssh/config or 'ssh-add' your key"
+        )
