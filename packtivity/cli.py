@@ -112,19 +112,44 @@ def getinit_data(
     return initdata
 
 
-def make_state(statefile: str, write: tuple[str, ...], read: tuple[str, ...]) -> Any:
-    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), or -w/-r."""
+def make_state(
+    statefile: str, write: tuple[str, ...], read: tuple[str, ...], host: Any = None
+) -> Any:
+    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), or -w/-r.
+
+    With a ``host`` reached over SSH, -w/-r are paths on that host: absolute, or ``~/...``
+    (quoted, so that the local shell leaves the ``~`` alone).
+    """
     from .statecontexts import LocalFSState, load_state
 
     if statefile:
         data = read_yaml_mapping(statefile, "state file", StateError)
         if "state_type" in data:
-            return load_state(data)
-        for key in ("readwrite", "readonly"):
-            if not isinstance(data.get(key, []), list):
-                raise StateError(f"state file '{statefile}': '{key}' must be a list of directories")
-        return LocalFSState(data.get("readwrite", []), data.get("readonly", []))
-    return LocalFSState([os.path.realpath(w) for w in write], [os.path.realpath(r) for r in read])
+            state = load_state(data)
+        else:
+            for key in ("readwrite", "readonly"):
+                if not isinstance(data.get(key, []), list):
+                    raise StateError(
+                        f"state file '{statefile}': '{key}' must be a list of directories"
+                    )
+            state = LocalFSState(data.get("readwrite", []), data.get("readonly", []))
+    elif host is None:
+        return LocalFSState(
+            [os.path.realpath(w) for w in write], [os.path.realpath(r) for r in read]
+        )
+    else:
+        state = LocalFSState([_path_on(host, w) for w in write], [_path_on(host, r) for r in read])
+    return state.on_host(host) if host is not None and hasattr(state, "on_host") else state
+
+
+def _path_on(host: Any, path: str) -> str:
+    expanded = host.expanduser(path)
+    if not expanded.startswith("/"):
+        raise StateError(
+            f"'{path}': with --ssh, -w and -r are directories on {host.name}: give them "
+            "absolute, or as '~/...' in quotes"
+        )
+    return expanded
 
 
 def _dump(data: Any) -> str:
@@ -279,6 +304,21 @@ def batch_options(func: F) -> F:
             help="Batch: a profile of the config file (PACKTIVITY_CONFIG, "
             "~/.config/packtivity/config.yml).",
         ),
+        click.option(
+            "--ssh",
+            default=None,
+            metavar="[USER@]HOST[:PORT]",
+            help="Batch: submit on this cluster over SSH (a ~/.ssh/config alias works); "
+            "-w/-r are then its paths.",
+        ),
+        click.option(
+            "--accept-new-host-key",
+            "accept_new_host_key",
+            is_flag=True,
+            default=None,
+            help="Batch: trust an SSH host seen for the first time and add its key to "
+            "known_hosts (a changed key is still refused).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -295,6 +335,8 @@ BATCH_FLAGS = (
     "reservation",
     "scheduler_option",
     "profile",
+    "ssh",
+    "accept_new_host_key",
 )
 
 
@@ -348,6 +390,7 @@ def runcli(
 
     from .backendutils import backend_from_string
     from .batch import SCHEDULERS
+    from .hosts import local_host
     from .syncbackends import check_inputs, packconfig
 
     given = {name: options.pop(name) for name in BATCH_FLAGS}
@@ -364,12 +407,16 @@ def runcli(
         )
         raise BadInput(f"{flags}: only for the batch backends (-b slurm, pbs or local)")
     is_sync, chosen = backend_from_string(backend, batch_flags)
+    host = getattr(chosen, "host", None)
+    if host is not None and host is not local_host():
+        step_state = make_state(options["state"], options["write"], options["read"], host)
     check_inputs(
         loaded_spec,
         parameters,
         step_state,
         getattr(chosen, "pack_config", packconfig()),
         getattr(chosen, "exec_config", None),
+        host,
     )
     if not is_sync and not asyncwait and not getattr(chosen, "saveable_proxies", True):
         from .asyncbackends import UNSAVEABLE

@@ -508,3 +508,20 @@ def test_scheduler_scripts_golden(cli, tmp_path: Path, backend: str) -> None:
     text = re.sub(r"/[0-9a-f]{64}/", "/@SHA@/", text)
     assert not list((tmp_path / "w").glob("_packtivity/*.job.sh"))  # nothing written
     assert_golden(f"{backend}-script.sh", text)
+
+
+def test_work_directory_with_shell_characters_on_slurm(slurm, cli, tmp_path: Path) -> None:
+    """PSI/J 0.9.11 puts its directory into ``"'...'"`` in its scripts, so ``$(...)`` in it would
+    run: such a step's PSI/J files go below ``~/.packtivity/psij/steps/`` instead, and the
+    step still runs in its own directory."""
+    marker = Path(f"/tmp/pwned-{os.getpid()}-{time.monotonic_ns()}")
+    workdir = tmp_path / f"w x $(touch {marker})"
+    spec = host_spec("pwd > here.txt", {"here": "{workdir}/here.txt"})
+    r = run(cli, tmp_path, spec, "-b", "slurm", "--async", "-w", str(workdir))
+    assert r.returncode == 0, r.stderr
+    proxy = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]
+    assert "/.packtivity/psij/steps/" in proxy["submit_script"]
+    c = check(cli, tmp_path, "--wait", "proxy.json")
+    assert c.returncode == 0, c.stderr
+    assert (workdir / "here.txt").read_text() == f"{workdir}\n"
+    assert not marker.exists()

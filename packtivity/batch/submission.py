@@ -11,6 +11,7 @@ executor's command there.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shlex
@@ -31,8 +32,9 @@ log = logging.getLogger(__name__)
 #: seconds PSI/J's own poll thread sleeps before its first poll: longer than any process lives
 PARKED = 10**8
 SUBMIT_ATTEMPTS = 5
-#: runs a job body detached from the submitting process; prints the PID (-b local)
-DETACH = 'setsid sh "$0" </dev/null >/dev/null 2>&1 & echo $!'
+#: runs job body $0 detached from the submitting process, writes its PID to $1 (-b local); not
+#: PSI/J's stdout_path, which its launcher uses unquoted (a path with a space breaks it)
+DETACH = 'setsid sh "$0" </dev/null >/dev/null 2>&1 & echo $! >"$1"'
 
 _executors: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
@@ -73,16 +75,19 @@ def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
         return _executors[key]
 
 
-def _job_spec(adapter: SchedulerAdapter, body: JobBody, resources: Resources, name: str) -> Any:
+def _job_spec(
+    adapter: SchedulerAdapter, body: JobBody, resources: Resources, name: str, psij_dir: str = ""
+) -> Any:
+    """PSI/J's job: ``/bin/sh BODY``.  ``psij_dir`` (a shell-safe path) is the batch job's
+    working directory; the body changes to the step's own directory itself."""
     from psij import JobAttributes, JobSpec, ResourceSpecV1
 
     if adapter.name == "local":
         # detach: the job body gets its own session and outlives this process
         return JobSpec(
             executable="/bin/sh",
-            arguments=["-c", DETACH, body.script_path],
+            arguments=["-c", DETACH, body.script_path, _pid_file(body)],
             directory=body.cwd,
-            stdout_path=Path(body.script_path + ".pid"),
         )
     custom = {f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()}
     custom.setdefault("slurm.job-name" if adapter.name == "slurm" else "pbs.N", name)
@@ -106,7 +111,7 @@ def _job_spec(adapter: SchedulerAdapter, body: JobBody, resources: Resources, na
     return JobSpec(
         executable="/bin/sh",
         arguments=[body.script_path],
-        directory=body.cwd,
+        directory=psij_dir or None,
         inherit_environment=True,
         attributes=attributes,
         resources=spec_resources,
@@ -117,20 +122,23 @@ def submit(
     adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
 ) -> Submitted:
     """Submit the (already written) job body; transient refusals are retried with back-off."""
-    if adapter.name == "local" and host is not local_host():
-        return _detach_on(host, body)
+    if adapter.name == "local":
+        host.remove(_pid_file(body))  # a previous run's
+        if host is not local_host():
+            return _detach_on(host, body)
     from psij import Job
     from psij.exceptions import SubmitException
 
     executor = executor_for(adapter, host)
-    spec = _job_spec(adapter, body, resources, name)
+    psij_dir = _psij_directory(body, host)
+    spec = _job_spec(adapter, body, resources, name, psij_dir)
     delay = 1.0
     for attempt in range(1, SUBMIT_ATTEMPTS + 1):
         job = Job(spec)
         try:
             with _lock:  # the work directory is per step: PSI/J's files sit beside its logs
                 if adapter.psij_executor != "local":
-                    executor.remote_work_directory = _psij_directory(body)
+                    executor.remote_work_directory = psij_dir
                 try:
                     executor.submit(job)
                 finally:
@@ -146,15 +154,23 @@ def submit(
             raise SubmissionError(f"{adapter.name} refused the job: {message}") from None
     if adapter.name == "local":
         job.wait()
-        native_id = host.read_text(body.script_path + ".pid").strip()
-        return Submitted(native_id, job.id, "")
-    script = os.path.join(_psij_directory(body), f"{job.id}.job")
+        return Submitted(_read_pid(host, body), job.id, "")
+    script = os.path.join(psij_dir, f"{job.id}.job")
     return Submitted(str(job.native_id), job.id, script)
 
 
-def _psij_directory(body: JobBody) -> str:
-    """Where PSI/J's script and its exit-code and output files go: beside the step's logs."""
-    return os.path.join(os.path.dirname(body.script_path), "psij")
+def _psij_directory(body: JobBody, host: Host) -> str:
+    """Where PSI/J's script and its exit-code and output files go: beside the step's logs.
+
+    Unless that path has characters a shell would act on: PSI/J 0.9.11's templates put paths
+    in double quotes around its own single quoting (``"'/a b $(cmd)'"``), which runs ``$(cmd)``.
+    Such steps get a directory named by a hash below ``~/.packtivity/psij/steps/`` instead.
+    """
+    beside_logs = os.path.join(os.path.dirname(body.script_path), "psij")
+    if shlex.quote(beside_logs) == beside_logs:
+        return beside_logs
+    digest = hashlib.sha1(beside_logs.encode()).hexdigest()[:16]
+    return host.expanduser(f"~/.packtivity/psij/steps/{digest}")
 
 
 def _remove_staged_script(executor: Any, job: Any) -> None:
@@ -163,15 +179,28 @@ def _remove_staged_script(executor: Any, job: Any) -> None:
         (staged / f"{job.id}.job").unlink(missing_ok=True)
 
 
+def _pid_file(body: JobBody) -> str:
+    return body.script_path + ".pid"
+
+
+def _read_pid(host: Host, body: JobBody) -> str:
+    try:
+        pid = host.read_text(_pid_file(body)).strip()
+    except FileNotFoundError:
+        pid = ""
+    if not pid.isdigit():
+        raise SubmissionError(f"the job body did not start on {host.name} (no PID)")
+    return pid
+
+
 def _detach_on(host: Host, body: JobBody) -> Submitted:
     """``-b local`` on another host: the command PSI/J's local executor would run, run there."""
-    result = host.run(["sh", "-c", DETACH, body.script_path])
-    pid = result.output.strip()
-    if result.returncode != 0 or not pid.isdigit():
+    result = host.run(["sh", "-c", DETACH, body.script_path, _pid_file(body)])
+    if result.returncode != 0:
         raise SubmissionError(
-            f"could not start the job body on {host.name}: {(result.errors or pid).strip()}"
+            f"could not start the job body on {host.name}: {result.errors.strip()}"
         )
-    return Submitted(pid, "", "")
+    return Submitted(_read_pid(host, body), "", "")
 
 
 def submit_script(
@@ -186,9 +215,10 @@ def submit_script(
         spec = _job_spec(adapter, body, resources, name)
         return f"# PSI/J local executor runs: {shlex.join([spec.executable, *spec.arguments])}\n"
     executor = executor_for(adapter, host)
-    job = Job(_job_spec(adapter, body, resources, name))
+    psij_dir = _psij_directory(body, host)
+    job = Job(_job_spec(adapter, body, resources, name, psij_dir))
     with _lock:
-        executor.remote_work_directory = _psij_directory(body)
+        executor.remote_work_directory = psij_dir
         context = executor._create_script_context(job)  # PSI/J's own script, as submit() makes it
         out = io.StringIO()
         executor.generate_submit_script(job, context, out)

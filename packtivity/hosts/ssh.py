@@ -165,6 +165,7 @@ class SshHost:
         sinks: Optional[dict[str, Callable[[bytes], None]]],
     ) -> int:
         command = shlex.join(argv)
+        log.debug("%s$ %s", self.name, command)
         channel = self._open_session()
         try:
             channel.settimeout(timeout)

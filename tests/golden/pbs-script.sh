@@ -27,7 +27,7 @@ PSIJ_NODEFILE="$PBS_NODEFILE"
 export PSIJ_NODEFILE
 
 
-cd "@TMP@/w"
+cd "@TMP@/w/_packtivity/psij"
 
 exec &>> "@TMP@/w/_packtivity/psij/$PBS_JOBID.out"
 

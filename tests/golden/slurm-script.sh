@@ -3,7 +3,7 @@
 
 
 
-#SBATCH --chdir="@TMP@/w"
+#SBATCH --chdir="@TMP@/w/_packtivity/psij"
 
 
 #SBATCH --nodes=1

@@ -1,0 +1,76 @@
+"""The host interface's pieces that need no cluster: SSH target parsing with ``~/.ssh/config``,
+and the SFTP glob (checked against Python's own ``glob`` on a real directory tree)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+
+from packtivity.hosts.globbing import host_glob
+from packtivity.hosts.ssh_target import SshTargetError, resolve
+
+
+@pytest.fixture
+def ssh_config(tmp_path: Path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USER", "laptopuser")
+    config = home / ".ssh" / "config"
+    config.write_text(
+        "Host cluster\n  HostName login.example.org\n  User alice\n  Port 2200\n"
+        "  IdentityFile ~/.ssh/cluster_key\n  ProxyJump gw.example.org\n"
+        "  UserKnownHostsFile ~/.ssh/kh_a ~/.ssh/kh_b\n"
+    )
+    return home
+
+
+def test_target_resolution_with_ssh_config(ssh_config: Path) -> None:
+    target = resolve("cluster")
+    assert (target.hostname, target.port, target.user) == ("login.example.org", 2200, "alice")
+    assert target.identity_files == (str(ssh_config / ".ssh" / "cluster_key"),)
+    assert target.known_hosts_files == (
+        str(ssh_config / ".ssh" / "kh_a"),
+        str(ssh_config / ".ssh" / "kh_b"),
+    )
+    assert target.proxy_jump == "gw.example.org"
+    assert target.known_hosts_name == "[login.example.org]:2200"
+    explicit = resolve("bob@cluster:22")  # what is typed wins over the config
+    assert (explicit.user, explicit.port, explicit.known_hosts_name) == (
+        "bob",
+        22,
+        "login.example.org",
+    )
+    plain = resolve("[::1]:2222")
+    assert (plain.hostname, plain.port, plain.proxy_jump) == ("::1", 2222, None)
+    assert plain.label.endswith("@[::1]:2222")
+
+
+@pytest.mark.parametrize("bad", ["", "user@", "host:0", "host:99999", "a b", "user@host:port"])
+def test_malformed_targets_are_refused(ssh_config: Path, bad: str) -> None:
+    with pytest.raises(SshTargetError):
+        resolve(bad)
+
+
+def _listdir(path: str) -> list[tuple[str, bool]] | None:
+    try:
+        return [(e.name, e.is_dir()) for e in os.scandir(path)]
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["*.txt", "**/*.txt", "**", "sub/*", "s*/[ab].txt", ".*", "sub/**/deep*", "nope/*", "a.txt"],
+)
+def test_host_glob_matches_python_glob(tmp_path: Path, pattern: str) -> None:
+    for name in ["a.txt", "b.txt", ".hidden.txt", "sub/a.txt", "sub/b.txt", "sub/x/deep.txt",
+                 "sub/.h/deep.txt", "sux/a.txt", "sp ace/z.txt"]:  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    full = f"{tmp_path}/{pattern}"
+    expected = sorted(glob.glob(full, recursive=True))
+    assert host_glob(full, _listdir, os.path.exists) == expected

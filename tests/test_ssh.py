@@ -1,0 +1,284 @@
+"""Submitting from a laptop: every batch backend over SSH (paramiko), against the test cluster's
+real sshd on 127.0.0.1 as its non-root user (``packtivity``), with strict host keys.
+
+The "laptop" is this test process with its own ``HOME``: an ``~/.ssh/config`` alias
+``testcluster`` (HostName, Port, User, IdentityFile, UserKnownHostsFile), nothing else.  Jobs
+run as the cluster user, which proves that nothing ran on the laptop side: the files the steps
+write belong to that user.  Laptop and cluster share one disk here, so the tests can look at
+the cluster's files directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import BIN, Cluster, assert_one_line_error
+from stepspecs import container_spec, host_spec, write_spec
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class Laptop:
+    home: Path
+    known_hosts: Path
+    work: Path  #: a fresh directory on the cluster's shared storage
+    cluster_uid: int
+    cluster: Cluster
+
+    def sshd_logins(self) -> int:
+        """Logins the test sshd has logged so far (its log is the cluster's)."""
+        log = Path(self.cluster.ssh_known_hosts).parent.parent / "log" / "sshd.log"
+        return log.read_text(errors="replace").count(
+            f"Accepted publickey for {self.cluster.ssh_user}"
+        )
+
+
+@pytest.fixture
+def laptop(ssh: Cluster, shared_workdir: Path, tmp_path: Path, monkeypatch) -> Laptop:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    known_hosts = home / ".ssh" / "known_hosts"
+    known_hosts.write_text(Path(ssh.ssh_known_hosts).read_text())
+    (home / ".ssh" / "config").write_text(
+        "Host testcluster\n"
+        f"  HostName {ssh.ssh_host}\n  Port {ssh.ssh_port}\n  User {ssh.ssh_user}\n"
+        f"  IdentityFile {ssh.ssh_key}\n  UserKnownHostsFile {known_hosts}\n"
+        "Host viajump\n"
+        f"  HostName {ssh.ssh_host}\n  Port {ssh.ssh_port}\n  User {ssh.ssh_user}\n"
+        f"  IdentityFile {ssh.ssh_key}\n  UserKnownHostsFile {known_hosts}\n"
+        "  ProxyJump testcluster\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    # the image settings are paths on the cluster: its shared storage, its test images
+    image_map = shared_workdir / "images.yml"
+    image_map.write_text(
+        f"busybox:1.36: {ssh.image('busybox')}\npython:3.11-slim: {ssh.image('python')}\n"
+    )
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_IMAGE_MAP", str(image_map))
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_CACHEDIR", str(shared_workdir / "sif-cache"))
+    return Laptop(home, known_hosts, shared_workdir, pwd.getpwnam(ssh.ssh_user).pw_uid, ssh)
+
+
+def run(cli, tmp_path: Path, spec: dict, *args: str, timeout: float = 180):
+    write_spec(tmp_path, "step.yml", spec)
+    return cli("packtivity-run", "-t", str(tmp_path), "step.yml", *args, timeout=timeout)
+
+
+def payload_spec() -> dict:
+    """A container step that writes parameter ``msg`` verbatim (a quoted here-document)."""
+    return container_spec(
+        "busybox",
+        {
+            "process_type": "interpolated-script-cmd",
+            "interpreter": "sh",
+            "script": "cat > out.txt <<'PAYLOAD'\n{msg}\nPAYLOAD\nid -un > who.txt\n",
+        },
+        {"out": "{workdir}/out.txt"},
+        imagetag="1.36",
+    )
+
+
+@pytest.mark.parametrize("backend", ["slurm", "local"])
+def test_submit_wait_publish_over_ssh(laptop: Laptop, apptainer, cli, tmp_path, backend) -> None:
+    """A container step through ``--ssh testcluster``: the work directory's path has a space and
+    ``$(...)``, the parameter has spaces and ``$(touch ...)``; both arrive verbatim and nothing
+    is executed, on the cluster or here."""
+    marker = f"pwned-{uuid.uuid4().hex[:8]}"
+    workdir = laptop.work / f"w {backend} $(touch /tmp/{marker})"
+    message = f"two  spaces $(touch /tmp/{marker}) `touch /tmp/{marker}` ; exit 9"
+    r = run(
+        cli, tmp_path, payload_spec(), "-b", backend, "--ssh", "testcluster",
+        "-p", f"msg={message}", "-w", str(workdir),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"out": f"{workdir}/out.txt"}
+    assert (workdir / "out.txt").read_text() == message + "\n"
+    assert (workdir / "who.txt").read_text().strip() == pwd.getpwuid(laptop.cluster_uid).pw_name
+    assert (workdir / "out.txt").stat().st_uid == laptop.cluster_uid  # ran as the cluster user
+    assert not Path(f"/tmp/{marker}").exists()
+    record = json.loads((workdir / "_packtivity" / "packtivity.run.json").read_text())
+    assert record["exit_code"] == 0 and record["image"]["source"].startswith("image map")
+
+
+def test_async_then_checkproxy_from_new_processes(laptop: Laptop, cli, tmp_path) -> None:
+    """``--async`` writes a proxy naming the SSH target (and no secret); two new processes
+    reconnect and print the same result; one login serves a checkproxy of three proxies."""
+    spec = host_spec("sleep 2; echo {n} > {out}", {"n": "{n}", "o": "{out}"})
+    for n in range(3):
+        r = run(
+            cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "--async",
+            "-x", f"p{n}.json", "-p", f"n={n}", "-p", "out={workdir}/o.txt",
+            "-w", str(laptop.work / f"w{n}"),
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    proxy_text = (tmp_path / "p0.json").read_text()
+    details = json.loads(proxy_text)["proxydetails"]
+    assert details["ssh"] == "testcluster"
+    assert "PRIVATE KEY" not in proxy_text and "id_ed25519" not in proxy_text
+    logins = laptop.sshd_logins()
+    r = cli("packtivity-checkproxy", "--wait", "--json", "p0.json", "p1.json", "p2.json",
+            cwd=tmp_path, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert [report[f"p{n}.json"]["result"] for n in range(3)] == [
+        {"n": str(n), "o": str(laptop.work / f"w{n}" / "o.txt")} for n in range(3)
+    ]
+    assert laptop.sshd_logins() == logins + 1  # one connection for all
+    again = cli("packtivity-checkproxy", "p2.json", cwd=tmp_path)
+    assert again.returncode == 0 and "successful: True" in again.stdout
+
+
+def test_failed_job_reports_exit_code_and_stderr_over_ssh(laptop: Laptop, cli, tmp_path) -> None:
+    spec = host_spec("echo 'cannot open calibration.db' >&2; exit 3")
+    r = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "-w", str(laptop.work))
+    assert r.returncode == 1, r.stderr  # the step failed; its own exit code is in the message
+    assert "failed with exit code 3" in r.stderr and "cannot open calibration.db" in r.stderr
+
+
+def test_unknown_host_key_is_refused_unless_accepted(laptop: Laptop, cli, tmp_path) -> None:
+    laptop.known_hosts.write_text("")
+    spec = host_spec("true")
+    refused = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "-w", "/tmp")
+    assert_one_line_error(refused, "not in", "ssh-keyscan -p", "--accept-new-host-key", "SHA256:")
+    assert laptop.known_hosts.read_text() == ""
+    accepted = run(
+        cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "--accept-new-host-key",
+        "-w", str(laptop.work),
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    assert re.fullmatch(r"\[127\.0\.0\.1\]:\d+ ssh-ed25519 \S+\n", laptop.known_hosts.read_text())
+    again = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "-w", str(laptop.work))
+    assert again.returncode == 0, again.stderr
+
+
+def test_changed_host_key_is_refused_loudly(laptop: Laptop, cli, tmp_path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True
+    )
+    other = (tmp_path / "other.pub").read_text().split()[:2]
+    name = laptop.known_hosts.read_text().split()[0]
+    laptop.known_hosts.write_text(f"{name} {' '.join(other)}\n")
+    before = laptop.known_hosts.read_text()
+    spec = host_spec("true")
+    for extra in ([], ["--accept-new-host-key"]):
+        r = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", *extra, "-w", "/tmp")
+        assert_one_line_error(r, "HAS CHANGED", "ssh-keygen -R")
+    assert laptop.known_hosts.read_text() == before
+
+
+def test_bad_ssh_targets_get_one_line(laptop: Laptop, cli, tmp_path) -> None:
+    spec = host_spec("true")
+    malformed = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "user@host:99999", "-w", "/tmp")
+    assert_one_line_error(malformed, "port 99999")
+    relative = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "testcluster", "-w", "work")
+    assert_one_line_error(relative, "absolute")
+    wrong_user = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "nobody@testcluster", "-w", "/")
+    assert_one_line_error(wrong_user, "no credential was accepted")
+    closed = run(cli, tmp_path, spec, "-b", "slurm", "--ssh", "127.0.0.1:1", "-w", "/tmp")
+    assert closed.returncode == 1 and "cannot reach" in closed.stderr
+    assert "Traceback" not in closed.stderr
+
+
+def test_proxy_jump_from_ssh_config(laptop: Laptop) -> None:
+    """``viajump`` reaches the cluster through ``ProxyJump testcluster`` (a direct-tcpip channel
+    of the jump connection, as OpenSSH does)."""
+    from packtivity.hosts import host_for
+
+    host = host_for("viajump")
+    result = host.run(["sh", "-c", "id -un; echo $SSH_CONNECTION"])
+    user, connection = result.output.split("\n")[:2]
+    assert (result.returncode, user) == (0, "packtivity")
+    assert connection.split()[0] == "127.0.0.1"  # the jump host's sshd connected onwards
+    host.close()
+
+
+def test_wait_resumes_after_the_connection_is_cut(laptop: Laptop, cli, tmp_path) -> None:
+    """While ``packtivity-run`` waits, the sshd process serving its connection is ended (found
+    by the client's port; sshd is the test cluster's, started by ``cluster up``): the wait
+    reconnects and completes."""
+    cluster = laptop.cluster
+    write_spec(tmp_path, "step.yml", host_spec("sleep 6; echo survived > {out}", {"o": "{out}"}))
+    logins = laptop.sshd_logins()
+    waiting = subprocess.Popen(
+        [str(BIN / "packtivity-run"), "-t", str(tmp_path), "step.yml", "-b", "slurm",
+         "--ssh", "testcluster", "-p", "out={workdir}/o.txt", "-w", str(laptop.work)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        serving = _sshd_serving(waiting.pid, cluster.ssh_port, timeout=30)
+        deadline = time.monotonic() + 30
+        while "running" not in _queue_states() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for pid in serving:
+            os.kill(pid, signal.SIGTERM)
+        out, err = waiting.communicate(timeout=120)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 0, err
+    assert json.loads(out) == {"o": str(laptop.work / "o.txt")}
+    assert (laptop.work / "o.txt").read_text() == "survived\n"
+    assert laptop.sshd_logins() >= logins + 2  # the first login, and the reconnection
+
+
+def _queue_states() -> str:
+    return subprocess.run(
+        ["squeue", "-h", "-o", "%T"], capture_output=True, text=True
+    ).stdout.lower()
+
+
+def _sshd_serving(client_pid: int, port: int, timeout: float) -> list[int]:
+    """The PIDs of the sshd processes serving ``client_pid``'s connection to ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ours = subprocess.run(
+            ["ss", "-Htnp", "state", "established", f"( dport = :{port} )"],
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        local_ports = [
+            line.split()[2].rsplit(":", 1)[1]
+            for line in ours.splitlines()
+            if f"pid={client_pid}," in line
+        ]
+        if local_ports:
+            served = subprocess.run(
+                ["ss", "-Htnp", "state", "established",
+                 f"( sport = :{port} and dport = :{local_ports[0]} )"],
+                capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            pids = sorted({int(p) for p in re.findall(r"pid=(\d+)", served)})
+            if pids:
+                return pids
+        time.sleep(0.2)
+    pytest.fail(f"no SSH connection of process {client_pid} to port {port} appeared")
+
+
+def test_yadage_workflow_over_ssh(laptop: Laptop, apptainer) -> None:
+    """yadage 0.21 runs a container map/reduce with ``-b slurm -k ssh=testcluster``.
+
+    yadage keeps its own bookkeeping (and creates each step's directories) on the disk of the
+    machine it runs on; here that disk is also the cluster's, so it runs with umask 0 to let
+    the cluster user write into the directories it created.
+    """
+    r = subprocess.run(
+        [str(BIN / "yadage-run"), "-t", str(HERE / "workflows"), "work", "containers.yml",
+         "-b", "slurm", "-k", "ssh=testcluster", "-p", "items=[1, 2, 3]"],
+        cwd=laptop.work, capture_output=True, text=True, timeout=300,
+        preexec_fn=lambda: os.umask(0),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    total = laptop.work / "work" / "reduce" / "total.txt"
+    assert total.read_text() == "14\n"
+    assert total.stat().st_uid == laptop.cluster_uid
