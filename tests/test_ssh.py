@@ -282,3 +282,14 @@ def test_yadage_workflow_over_ssh(laptop: Laptop, apptainer) -> None:
     total = laptop.work / "work" / "reduce" / "total.txt"
     assert total.read_text() == "14\n"
     assert total.stat().st_uid == laptop.cluster_uid
+
+
+def test_profile_names_the_cluster(laptop: Laptop, cli, tmp_path, monkeypatch) -> None:
+    """``ssh:`` in a profile of the config file: ``--profile from-laptop`` is all it takes."""
+    config = tmp_path / "config.yml"
+    config.write_text("profiles:\n  from-laptop: {ssh: testcluster, walltime: '5'}\n")
+    monkeypatch.setenv("PACKTIVITY_CONFIG", str(config))
+    spec = host_spec("id -un > who.txt", {"who": "{workdir}/who.txt"})
+    r = run(cli, tmp_path, spec, "-b", "slurm", "--profile", "from-laptop", "-w", str(laptop.work))
+    assert r.returncode == 0, r.stderr
+    assert (laptop.work / "who.txt").stat().st_uid == laptop.cluster_uid
