@@ -95,6 +95,8 @@ class Cluster:
     ssh_user: str
     ssh_key: str
     ssh_known_hosts: str
+    ssh_2fa_port: int  #: a second sshd that wants the key, then keyboard-interactive (password)
+    ssh_password_file: Path  #: the SSH user's password (for that sshd's PAM prompt)
     shared_dir: Path
     images: Path
     pbs_bin: Path
@@ -131,6 +133,8 @@ def cluster() -> Cluster:
         "PACKTIVITY_TEST_SSH_USER",
         "PACKTIVITY_TEST_SSH_KEY",
         "PACKTIVITY_TEST_SSH_KNOWN_HOSTS",
+        "PACKTIVITY_TEST_SSH_2FA_PORT",
+        "PACKTIVITY_TEST_SSH_PASSWORD_FILE",
         "PACKTIVITY_TEST_SHARED_DIR",
         "PACKTIVITY_TEST_IMAGES",
         "PACKTIVITY_TEST_PBS_BIN",
@@ -151,6 +155,8 @@ def cluster() -> Cluster:
         env["PACKTIVITY_TEST_SSH_USER"],
         env["PACKTIVITY_TEST_SSH_KEY"],
         env["PACKTIVITY_TEST_SSH_KNOWN_HOSTS"],
+        int(env["PACKTIVITY_TEST_SSH_2FA_PORT"]),
+        Path(env["PACKTIVITY_TEST_SSH_PASSWORD_FILE"]),
         Path(env["PACKTIVITY_TEST_SHARED_DIR"]),
         Path(env["PACKTIVITY_TEST_IMAGES"]),
         Path(env["PACKTIVITY_TEST_PBS_BIN"]),

@@ -58,6 +58,9 @@ def laptop(ssh: Cluster, shared_workdir: Path, tmp_path: Path, monkeypatch) -> L
         f"  HostName {ssh.ssh_host}\n  Port {ssh.ssh_port}\n  User {ssh.ssh_user}\n"
         f"  IdentityFile {ssh.ssh_key}\n  UserKnownHostsFile {known_hosts}\n"
         "  ProxyJump testcluster\n"
+        "Host twofactor\n"
+        f"  HostName {ssh.ssh_host}\n  Port {ssh.ssh_2fa_port}\n  User {ssh.ssh_user}\n"
+        f"  IdentityFile {ssh.ssh_key}\n  UserKnownHostsFile {known_hosts}\n"
     )
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
@@ -293,3 +296,52 @@ def test_profile_names_the_cluster(laptop: Laptop, cli, tmp_path, monkeypatch) -
     r = run(cli, tmp_path, spec, "-b", "slurm", "--profile", "from-laptop", "-w", str(laptop.work))
     assert r.returncode == 0, r.stderr
     assert (laptop.work / "who.txt").stat().st_uid == laptop.cluster_uid
+
+
+def test_keyboard_interactive_is_asked_once_on_the_terminal(laptop: Laptop, tmp_path) -> None:
+    """The test cluster's second sshd wants the key and then keyboard-interactive (its PAM asks
+    for the user's password), as clusters with one-time codes do.  ``packtivity-run`` runs on a
+    pseudo-terminal: it asks once for the whole submit-wait-publish, the answer is typed, the
+    step runs; the answer is in no file packtivity wrote."""
+    import pty
+
+    password = laptop.cluster.ssh_password_file.read_text().strip()
+    write_spec(tmp_path, "step.yml", host_spec("echo ok > {out}", {"o": "{out}"}))
+    argv = [str(BIN / "packtivity-run"), "-t", str(tmp_path), "step.yml", "-b", "slurm",
+            "--ssh", "twofactor", "-p", "out={workdir}/o.txt", "-w", str(laptop.work)]  # fmt: skip
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: packtivity-run with the pseudo-terminal as its terminal
+        os.execv(argv[0], argv)
+    transcript = _converse(terminal, "Password: ", password + "\n", timeout=120)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, transcript
+    assert transcript.count("Password: ") == 1, transcript
+    assert "(packtivity@127.0.0.1:" in transcript  # the prompt says which host asks
+    assert (laptop.work / "o.txt").read_text() == "ok\n"
+    for path in [*laptop.work.rglob("*"), *tmp_path.rglob("*")]:
+        if path.is_file():
+            assert password not in path.read_text(errors="replace"), path
+
+
+def _converse(terminal: int, prompt: str, answer: str, timeout: float) -> str:
+    """Read the terminal until ``prompt``, type ``answer``, read to the end; the transcript."""
+    import select
+
+    transcript, answered = "", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            data = os.read(terminal, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        transcript += data.decode(errors="replace")
+        if not answered and prompt in transcript:
+            os.write(terminal, answer.encode())
+            answered = True
+    os.close(terminal)
+    return transcript.replace(answer.strip(), "<typed>")

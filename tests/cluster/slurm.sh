@@ -78,6 +78,8 @@ SLURMD_PID=$RUN/slurmd.pid
 DBD_PID=$RUN/slurmdbd.pid
 MARIADB_PID=$RUN/mysql/mariadbd.pid
 SSHD_PID=$RUN/sshd.pid
+SSHD_2FA_PID=$RUN/sshd-2fa.pid
+SSH_2FA_PORT=$((SSH_PORT + 1))
 
 export SLURM_CONF=$CONF
 
@@ -481,7 +483,8 @@ do_ssh_up() {
     install -m 0644 "$SSHD_DIR/client/id_ed25519.pub" "$SSHD_DIR/authorized_keys/$SSH_USER"
     local hk; hk=$(cut -d' ' -f1,2 "$SSHD_DIR/ssh_host_ed25519_key.pub")
     write_if_changed "$SSHD_DIR/known_hosts" 0644 \
-        < <(printf '[127.0.0.1]:%s %s\n[localhost]:%s %s\n' "$SSH_PORT" "$hk" "$SSH_PORT" "$hk")
+        < <(printf '[127.0.0.1]:%s %s\n[localhost]:%s %s\n[127.0.0.1]:%s %s\n' \
+              "$SSH_PORT" "$hk" "$SSH_PORT" "$hk" "$SSH_2FA_PORT" "$hk")
     CHANGED=0
     write_if_changed "$SSHD_DIR/sshd_config" 0644 <<EOF
 # Written by tests/cluster/slurm.sh -- private test sshd, loopback only, key-only
@@ -514,11 +517,54 @@ EOF
             || { tail -5 "$LOG/sshd.log" >&2; die "sshd failed to start"; }
     fi
     wait_for "$T" ssh_probe || { tail -5 "$LOG/sshd.log" >&2; die "ssh probe failed"; }
+    do_ssh_2fa_up
     do_ssh_env_gen >"$_SSH_ENV_FILE"
     log "ssh up: $SSH_USER@127.0.0.1:$SSH_PORT key=$SSHD_DIR/client/id_ed25519 known_hosts=$SSHD_DIR/known_hosts"
 }
 
-do_ssh_down() { stop_pid "$SSHD_PID" sshd; }
+# A second sshd, on $SSH_PORT+1, that asks for two factors like many clusters do: the key,
+# then keyboard-interactive through PAM (the user's password, random, in $SSHD_DIR/password).
+# It runs under the name packtivity-sshd so that PAM uses its own service file, which checks
+# only the password (Debian's sshd service also wants pam_loginuid, absent in containers).
+do_ssh_2fa_up() {
+    command -v openssl >/dev/null || apt_install openssl
+    [ -s "$SSHD_DIR/password" ] || (umask 077; openssl rand -hex 12 >"$SSHD_DIR/password")
+    usermod -p "$(openssl passwd -6 -stdin <"$SSHD_DIR/password")" "$SSH_USER" \
+        || die "cannot set the password of $SSH_USER"
+    printf '%s\n' 'auth required pam_unix.so' 'account required pam_unix.so' \
+        'session required pam_permit.so' | write_if_changed /etc/pam.d/packtivity-sshd 0644
+    ln -sfn /usr/sbin/sshd "$SSHD_DIR/packtivity-sshd"
+    CHANGED=0
+    write_if_changed "$SSHD_DIR/sshd_2fa_config" 0644 <<EOF
+# Written by tests/cluster/slurm.sh -- private test sshd, loopback only, key + password
+Port $SSH_2FA_PORT
+ListenAddress 127.0.0.1
+HostKey $SSHD_DIR/ssh_host_ed25519_key
+PidFile $SSHD_2FA_PID
+AuthorizedKeysFile $SSHD_DIR/authorized_keys/%u
+AuthenticationMethods publickey,keyboard-interactive
+PubkeyAuthentication yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+UsePAM yes
+AllowUsers $SSH_USER
+X11Forwarding no
+PrintMotd no
+Subsystem sftp internal-sftp
+LogLevel INFO
+EOF
+    if pid_alive "$SSHD_2FA_PID" packtivity-sshd >/dev/null && [ "$CHANGED" = 1 ]; then
+        stop_pid "$SSHD_2FA_PID" packtivity-sshd
+    fi
+    if ! pid_alive "$SSHD_2FA_PID" packtivity-sshd >/dev/null; then
+        log "sshd (key + password): starting on 127.0.0.1:$SSH_2FA_PORT for $SSH_USER"
+        timeout "$T" "$SSHD_DIR/packtivity-sshd" -f "$SSHD_DIR/sshd_2fa_config" \
+            -E "$LOG/sshd-2fa.log" </dev/null >/dev/null 2>&1 \
+            || { tail -5 "$LOG/sshd-2fa.log" >&2; die "sshd (key + password) failed to start"; }
+    fi
+}
+
+do_ssh_down() { stop_pid "$SSHD_2FA_PID" packtivity-sshd; stop_pid "$SSHD_PID" sshd; }
 
 # ------------------------------------------------------------- registry ---
 
@@ -554,6 +600,9 @@ do_registry_status() {
 do_ssh_status() {
     local pid
     if pid=$(pid_alive "$SSHD_PID" sshd); then echo "sshd: running pid $pid (ours)"; else echo "sshd: not running"; fi
+    if pid=$(pid_alive "$SSHD_2FA_PID" packtivity-sshd); then
+        echo "sshd (key + password): running pid $pid on 127.0.0.1:$SSH_2FA_PORT (ours)"
+    else echo "sshd (key + password): not running"; return 3; fi
     ssh_probe && { echo "ssh: key login OK"; return 0; }
     echo "ssh: login FAIL"; return 3
 }
@@ -570,6 +619,8 @@ export SSH_UP_PORT=$SSH_PORT
 export SSH_UP_USER=$SSH_USER
 export SSH_UP_KEY=$SSHD_DIR/client/id_ed25519
 export SSH_UP_KNOWN_HOSTS=$SSHD_DIR/known_hosts
+export SSH_UP_2FA_PORT=$SSH_2FA_PORT
+export SSH_UP_PASSWORD_FILE=$SSHD_DIR/password
 EOF
 }
 
