@@ -66,10 +66,15 @@ def _split_fromenv() -> list[str]:
 # ---- proxies -------------------------------------------------------------------------------
 
 
-def _with_backend(proxy: Any, backendstring: str, best_effort_backend: bool) -> Any:
+def _with_backend(
+    proxy: Any,
+    backendstring: str,
+    best_effort_backend: bool,
+    backendopts: Optional[dict[str, Any]] = None,
+) -> Any:
     if not best_effort_backend:
         return proxy
-    _, found = backend_from_string(backendstring)
+    _, found = backend_from_string(backendstring, backendopts)
     return proxy, found
 
 
@@ -257,11 +262,10 @@ def batch_loader(
     from .batch.backend import BatchProxy
 
     proxy = BatchProxy.fromJSON(jsondata)
-    if not best_effort_backend:
-        return proxy
-    ssh = proxy.details().get("ssh")
-    _, found = backend_from_string(proxy.details()["backend"], {"ssh": ssh} if ssh else {})
-    return proxy, found
+    ssh = proxy.details().get("ssh")  # the cluster it was submitted to from a laptop
+    return _with_backend(
+        proxy, proxy.details()["backend"], best_effort_backend, {"ssh": ssh} if ssh else None
+    )
 
 
 BACKEND_FORMS = {

@@ -71,9 +71,7 @@ def file_handler(logfile: str, host: Any = None) -> logging.Handler:
     from .hosts import local_host
 
     host = host or local_host()
-    directory = os.path.dirname(logfile)
-    if not host.is_dir(directory):
-        host.make_dirs(directory)
+    host.make_dirs(os.path.dirname(logfile))
     if host is local_host():
         return logging.FileHandler(logfile)
     return HostFileHandler(logfile, host)

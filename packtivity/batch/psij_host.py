@@ -84,8 +84,7 @@ def host_routed_executor(psij_name: str, host: Host, config: Any) -> Any:
 
         def _ensure_work_dir(self) -> None:
             super()._ensure_work_dir()  # the staging directory
-            if not self.host.is_dir(self.remote_work_directory):
-                self.host.make_dirs(self.remote_work_directory)
+            self.host.make_dirs(self.remote_work_directory)
 
         def _create_script_context(self, job: Any) -> Any:
             context = super()._create_script_context(job)

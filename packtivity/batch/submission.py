@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import BadInput
 from ..hosts import Host, local_host
 from ..jobscript import JobBody
-from .psij_host import host_routed_executor, staging_directory
+from .psij_host import PSIJ_HOME, host_routed_executor, staging_directory
 from .resources import Resources
 from .scheduler import SchedulerAdapter, is_transient
 
@@ -164,13 +164,13 @@ def _psij_directory(body: JobBody, host: Host) -> str:
 
     Unless that path has characters a shell would act on: PSI/J 0.9.11's templates put paths
     in double quotes around its own single quoting (``"'/a b $(cmd)'"``), which runs ``$(cmd)``.
-    Such steps get a directory named by a hash below ``~/.packtivity/psij/steps/`` instead.
+    Such steps get a directory named by a hash below ``PSIJ_HOME/steps/`` on the host instead.
     """
     beside_logs = os.path.join(os.path.dirname(body.script_path), "psij")
     if shlex.quote(beside_logs) == beside_logs:
         return beside_logs
     digest = hashlib.sha1(beside_logs.encode()).hexdigest()[:16]
-    return host.expanduser(f"~/.packtivity/psij/steps/{digest}")
+    return host.expanduser(os.path.join(PSIJ_HOME, "steps", digest))
 
 
 def _remove_staged_script(executor: Any, job: Any) -> None:

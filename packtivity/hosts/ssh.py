@@ -46,7 +46,6 @@ class SshHost:
         self.target = target
         self.name = target.label
         self.accept_new_host_key = accept_new_host_key
-        self.connections = 0  #: how many times this process connected (tests, benchmarks)
         self._lock = threading.RLock()  # guards the connection and the SFTP client
         self._transport: Any = None
         self._sftp: Any = None
@@ -62,7 +61,6 @@ class SshHost:
                     log.warning("connection to %s lost; connecting again", self.name)
                     self.close()
                 self._transport = connect(self.target, self.accept_new_host_key)
-                self.connections += 1
             return self._transport
 
     def close(self) -> None:
@@ -79,38 +77,39 @@ class SshHost:
     def _lost(self, what: str, error: BaseException) -> HostUnreachable:
         return HostUnreachable(f"connection to {self.name} lost during {what}: {error}")
 
-    def _with_sftp(self, what: str, operation: Callable[[Any], T]) -> T:
-        """Run an SFTP operation, reconnecting and retrying once if the connection was lost."""
+    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+        """``action()``; when it fails because the connection died, connect again and run it
+        once more (the next ``_ensure_connected`` opens the new connection)."""
         import paramiko
 
         for attempt in (1, 2):
-            with self._lock:
-                try:
-                    transport = self._ensure_connected()
-                    if self._sftp is None:
-                        self._sftp = paramiko.SFTPClient.from_transport(transport)
-                        self._home = self._sftp.normalize(".")
-                    return operation(self._sftp)
-                except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
-                    if attempt == 2 or (self._transport and self._transport.is_active()):
-                        raise self._lost(what, error) from None
-                    self._sftp = None
+            try:
+                return action()
+            except (EOFError, paramiko.SSHException, ConnectionError, TimeoutError) as error:
+                transport = self._transport
+                if attempt == 2 or (transport is not None and transport.is_active()):
+                    raise self._lost(what, error) from None
         raise AssertionError("unreachable")
+
+    def _with_sftp(self, what: str, operation: Callable[[Any], T]) -> T:
+        """Run an SFTP operation (under the lock: the client is not thread-safe), retrying once
+        on a new connection if the connection was lost."""
+        import paramiko
+
+        def with_client() -> T:
+            with self._lock:
+                transport = self._ensure_connected()
+                if self._sftp is None:
+                    self._sftp = paramiko.SFTPClient.from_transport(transport)
+                    self._home = self._sftp.normalize(".")
+                return operation(self._sftp)
+
+        return self._retrying(what, with_client)
 
     def _open_session(self) -> Any:
-        import paramiko
-
-        for attempt in (1, 2):
-            transport = self._ensure_connected()
-            try:
-                return transport.open_session(timeout=30)
-            except (EOFError, paramiko.SSHException, ConnectionError) as error:
-                if attempt == 2:
-                    raise self._lost("opening a session", error) from None
-                with self._lock:
-                    if self._transport is transport and transport.is_active():
-                        raise self._lost("opening a session", error) from None
-        raise AssertionError("unreachable")
+        return self._retrying(
+            "opening a session", lambda: self._ensure_connected().open_session(timeout=30)
+        )
 
     # ---- commands ---------------------------------------------------------------------------
 
@@ -241,7 +240,7 @@ class SshHost:
 
     def write_text(self, path: str, text: str) -> None:
         directory = posixpath.dirname(path)
-        if directory and not self.is_dir(directory):
+        if directory:
             self.make_dirs(directory)
         temporary = posixpath.join(directory, f".{posixpath.basename(path)}.{uuid.uuid4().hex}")
         data = text.encode("utf-8")
@@ -282,6 +281,8 @@ class SshHost:
         self._with_sftp(f"removing {path}", remove)
 
     def make_dirs(self, path: str) -> None:
+        if self.is_dir(path):  # an SFTP stat (~0.2 ms) spares a command (~3 ms)
+            return
         result = self.run(["mkdir", "-p", "--", path])
         if result.returncode != 0:
             raise OSError(f"cannot create {path} on {self.name}: {result.errors.strip()}")

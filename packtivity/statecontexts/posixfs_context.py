@@ -137,8 +137,7 @@ class LocalFSState:
     def ensure(self) -> None:
         """Create the read-write directories and the meta directory if missing."""
         for directory in [*self.readwrite, *([self.metadir] if self.metadir else [])]:
-            if not self.host.is_dir(directory):
-                self.host.make_dirs(directory)
+            self.host.make_dirs(directory)
 
     def state_hash(self) -> str:
         """SHA1 over the contents of the read-only and read-write directories (for caching);
