@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any, Optional
 
+from .batch.poller import BACKOFF, MAX_INTERVAL, MIN_INTERVAL
 from .hosts import HostUnreachable
 
 
@@ -62,8 +63,8 @@ def wait(
 ) -> dict[str, Status]:
     """Wait until every ``(label, backend, proxy)`` has finished; return their statuses.
 
-    A host that cannot be reached (a dropped SSH connection) is asked again with back-off up to
-    30 s; the wait resumes when it answers.
+    A host that cannot be reached (a dropped SSH connection) is asked again with the poller's
+    back-off; the wait resumes when it answers.
 
     ``KeyboardInterrupt`` passes through (the jobs keep running; the caller says how to check
     them later).  ``TimeoutError`` after ``timeout`` seconds.
@@ -83,7 +84,11 @@ def wait(
                 if not unreachable_delay:
                     stream.write(("\r\033[K" if live else "") + f"{error}; trying again\n")
                     stream.flush()
-                unreachable_delay = min(max(1.0, unreachable_delay * 1.5), 30.0)
+                if timeout is not None and time.monotonic() - start > timeout:
+                    raise TimeoutError(f"not finished after {timeout:.0f} s") from None
+                unreachable_delay = min(
+                    max(MIN_INTERVAL, unreachable_delay * BACKOFF), MAX_INTERVAL
+                )
                 time.sleep(unreachable_delay)
                 continue
             unreachable_delay = 0.0
