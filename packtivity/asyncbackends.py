@@ -370,3 +370,21 @@ class ForegroundBackend(PythonCallableAsyncBackend):
 
     def fail_info(self, resultproxy: ForegroundProxy) -> Optional[str]:
         return None if resultproxy.success else resultproxy.failure
+
+
+#: the original's names for the pool backends, now in :mod:`packtivity.pools`
+_MOVED = {
+    "CeleryBackend": "celery",
+    "CeleryProxy": "celery",
+    "IPythonParallelBackend": "ipcluster",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``from packtivity.asyncbackends import CeleryBackend`` keeps working (imported on use:
+    the pool libraries are optional)."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import pools
+
+    return getattr(pools.load(_MOVED[name]), name)

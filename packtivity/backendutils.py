@@ -22,6 +22,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from . import pools
 from .batch import SCHEDULERS
 from .errors import BackendError, ProxyError
 from .utils import handler_decorator
@@ -118,11 +119,22 @@ def python_loader(
     return proxy
 
 
+def _load_entry_point(entry: Any) -> Any:
+    """What an installed entry point names; one line when its package is broken."""
+    try:
+        return entry.load()
+    except Exception as error:  # a plugin's import can fail in any way
+        raise BackendError(
+            f"cannot load entry point '{entry.name} = {entry.value}' ({entry.group}): "
+            f"{type(error).__name__}: {error}"
+        ) from None
+
+
 def _proxy_handler(name: str) -> Optional[Callable[..., Any]]:
     if name in proxyhandlers:
         return proxyhandlers[name]["default"]
     entry = _entry_points(PROXY_ENTRY_POINTS).get(name)
-    return entry.load() if entry else None
+    return _load_entry_point(entry) if entry else None
 
 
 def load_proxy(
@@ -255,6 +267,42 @@ for _scheduler in SCHEDULERS:
     backend(_scheduler)(_batch(_scheduler))
 
 
+@backend("celery")
+def celery_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    if backendstring != "celery":
+        raise BackendError(f"the Celery backend is just 'celery', not '{backendstring}'")
+    return is_async, pools.load("celery").CeleryBackend(**backendopts)
+
+
+@proxyloader("CeleryProxy")
+def celery_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    celery = pools.load("celery")
+    proxy = celery.CeleryProxy.fromJSON(jsondata)
+    return (proxy, celery.CeleryBackend.for_proxy(proxy)) if best_effort_backend else proxy
+
+
+@backend("ipcluster")
+def ipcluster_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+    if backendstring != "ipcluster":
+        raise BackendError(
+            f"the IPython Parallel backend is just 'ipcluster', not '{backendstring}'"
+        )
+    return is_async, pools.load("ipcluster").IPythonParallelBackend(**backendopts)
+
+
+@proxyloader("IPClusterProxy")
+def ipcluster_loader(
+    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
+) -> Any:
+    ipcluster = pools.load("ipcluster")
+    proxy = ipcluster.IPClusterProxy.fromJSON(jsondata)
+    return (
+        (proxy, ipcluster.IPythonParallelBackend.for_proxy(proxy)) if best_effort_backend else proxy
+    )
+
+
 @proxyloader("BatchProxy")
 def batch_loader(
     jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
@@ -319,7 +367,7 @@ def backend_from_string(
             break
     if factory is None:
         entry = _entry_points(BACKEND_ENTRY_POINTS).get(name)
-        factory = entry.load() if entry is not None else None
+        factory = _load_entry_point(entry) if entry is not None else None
     if factory is not None:
         try:
             return factory(backendstring, options)

@@ -598,8 +598,9 @@ def checkproxy(
             click.echo(f"{prefix}status: {entry['status']}")
             if "result" in entry:
                 click.echo(f"{prefix}result: {_dump(entry['result'])}")
-            elif "message" in entry and entry["status"] not in ("pending", "running"):
-                click.echo(f"{prefix}failure: {entry['message']}")
+            elif "message" in entry:
+                label = "failure" if status.finished else "note"
+                click.echo(f"{prefix}{label}: {entry['message']}")
     if failed:
         sys.exit(1)
 

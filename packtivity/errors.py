@@ -82,6 +82,13 @@ def _rebuild(cls: type, state: dict[str, Any]) -> PacktivityError:
     return error
 
 
+class HostUnreachable(PacktivityError):
+    """A host or service cannot be reached, or the connection to it was lost (may be temporary):
+    an SSH host, a Celery broker, an IPython Parallel controller.  Waiting asks again later."""
+
+    exit_code = 1
+
+
 class ContainerRuntimeError(PacktivityError):
     """No usable container runtime, or an image that cannot be had."""
 

@@ -7,6 +7,7 @@ last lines are kept so that a failure message can show them.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import contextlib
 import os
@@ -14,7 +15,7 @@ import selectors
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import IO, Optional
+from typing import IO, Callable, Optional
 
 TAIL_LINES = 20
 
@@ -25,8 +26,24 @@ class TeeResult:
     tail: str
 
 
-def _terminal(stream: IO[str]) -> IO[bytes]:
-    return getattr(stream, "buffer", None) or stream  # type: ignore[return-value]
+def _sink(stream: IO[str]) -> Callable[[bytes], None]:
+    """Write raw output to ``stream``: to its byte buffer when it has one, else decoded (the
+    text-only streams of IPython engines and Celery workers)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+
+        def write_bytes(chunk: bytes) -> None:
+            buffer.write(chunk)
+            buffer.flush()
+
+        return write_bytes
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write_text(chunk: bytes) -> None:
+        stream.write(decoder.decode(chunk))
+        stream.flush()
+
+    return write_text
 
 
 def run_teed(
@@ -66,8 +83,8 @@ def run_teed(
                     proc.stdin.close()
         assert proc.stdout is not None and proc.stderr is not None
         targets = {
-            proc.stdout.fileno(): _terminal(sys.stdout),
-            proc.stderr.fileno(): _terminal(sys.stderr),
+            proc.stdout.fileno(): _sink(sys.stdout),
+            proc.stderr.fileno(): _sink(sys.stderr),
         }
         partial = {fd: b"" for fd in targets}
         with selectors.DefaultSelector() as selector:
@@ -85,8 +102,7 @@ def run_teed(
                             tail.append(partial[fd])
                         continue
                     if echo:
-                        targets[fd].write(chunk)
-                        targets[fd].flush()
+                        targets[fd](chunk)
                     if log:
                         log.write(chunk)
                     lines = (partial[fd] + chunk).split(b"\n")

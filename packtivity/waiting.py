@@ -27,7 +27,10 @@ class Status:
 
 
 def status_of(backend: Any, proxy: Any) -> Status:
-    """The status of any backend's proxy (batch backends say more than ready/successful)."""
+    """The status of any backend's proxy (batch and pool backends say more than
+    ready/successful: queued or running, and why a step failed)."""
+    if hasattr(backend, "status"):
+        return backend.status(proxy)  # type: ignore[no-any-return]
     if hasattr(backend, "outcome") and hasattr(proxy, "native_id"):
         outcome = backend.outcome(proxy)
         return Status(
@@ -47,9 +50,12 @@ def watch_all(backend: Any, proxy: Any) -> None:
         poller.watch([proxy.native_id])
 
 
-def _interval(items: list[tuple[str, Any, Any]]) -> float:
-    intervals = [getattr(getattr(b, "poller", None), "interval", 1.0) for _, b, _ in items]
-    return max(0.2, min(intervals or [1.0]))
+def _interval(items: list[tuple[str, Any, Any]], waited: float) -> float:
+    """Seconds until the next look: a batch poller's own interval; for other backends (one
+    cheap query per step) 0.1 s at first, growing with the time waited, up to 1 s."""
+    quick = min(1.0, max(0.1, waited / 10))
+    intervals = [getattr(getattr(b, "poller", None), "interval", quick) for _, b, _ in items]
+    return max(0.1, min(intervals or [quick]))
 
 
 def _elapsed(seconds: float) -> str:
@@ -98,25 +104,33 @@ def wait(
                 stream.flush()
             else:
                 for label, status in statuses.items():
-                    if last.get(label) != status.state:
-                        stream.write(f"{label}: {status.state} ({elapsed})\n")
+                    if last.get(label) != _line(status):
+                        stream.write(f"{label}: {_line(status)} ({elapsed})\n")
                         stream.flush()
-            last = {label: status.state for label, status in statuses.items()}
+            last = {label: _line(status) for label, status in statuses.items()}
             if all(status.finished for status in statuses.values()):
                 return statuses
             if timeout is not None and time.monotonic() - start > timeout:
                 raise TimeoutError(f"not finished after {timeout:.0f} s")
-            time.sleep(_interval(items))
+            time.sleep(_interval(items, time.monotonic() - start))
     finally:
         if live:
             stream.write("\n")
             stream.flush()
 
 
+def _line(status: Status) -> str:
+    """A status as shown while waiting: the state, and a note while not finished (a failure's
+    message is the caller's to report)."""
+    if status.message and not status.finished:
+        return f"{status.state}: {status.message}"
+    return status.state
+
+
 def _summary(statuses: dict[str, Status], elapsed: str) -> str:
     if len(statuses) == 1:
         ((label, status),) = statuses.items()
-        return f"{label}: {status.state}, {elapsed} elapsed"
+        return f"{label}: {_line(status)}, {elapsed} elapsed"
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status.state] = counts.get(status.state, 0) + 1

@@ -83,7 +83,16 @@ def copy_specs(tmp_path: Path) -> Path:
 
 # ---- the test cluster (tests/cluster/cluster up; `./dev test` brings it up and down) --------
 
-CLUSTER_FIXTURES = {"slurm", "apptainer", "registry", "ssh", "pbs", "shared_workdir"}
+CLUSTER_FIXTURES = {
+    "slurm",
+    "apptainer",
+    "registry",
+    "ssh",
+    "pbs",
+    "shared_workdir",
+    "redis",
+    "ipcluster",
+}
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Cluster:
     registry: str  #: host:port of the container registry on 127.0.0.1 (plain HTTP)
     registry_image: str  #: repository:tag of the busybox test image in it
     registry_log: Path  #: the registry's log, one line per request
+    redis: str  #: redis://127.0.0.1:PORT of the Redis on 127.0.0.1 (the Celery broker)
 
     def image(self, name: str) -> Path:
         return self.images / f"{name}.sif"
@@ -141,6 +151,7 @@ def cluster() -> Cluster:
         "PACKTIVITY_TEST_REGISTRY",
         "PACKTIVITY_TEST_REGISTRY_IMAGE",
         "PACKTIVITY_TEST_REGISTRY_LOG",
+        "PACKTIVITY_TEST_REDIS",
     ]
     missing = [name for name in needed if not env.get(name)]
     if missing:
@@ -163,6 +174,7 @@ def cluster() -> Cluster:
         env["PACKTIVITY_TEST_REGISTRY"],
         env["PACKTIVITY_TEST_REGISTRY_IMAGE"],
         Path(env["PACKTIVITY_TEST_REGISTRY_LOG"]),
+        env["PACKTIVITY_TEST_REDIS"],
     )
 
 

@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
+from stepspecs import host_spec, write_spec
 
 import packtivity
 from packtivity.asyncbackends import ForegroundBackend, ForegroundProxy, MultiProcBackend
@@ -177,3 +179,122 @@ def test_options_a_backend_does_not_take_are_one_line(tmp_path: Path, monkeypatc
     for name in ("defaultsync", "foregroundasync", "multiproc:1"):
         with pytest.raises(BackendError, match=f"backend '{name}' does not take the options"):
             backend_from_string(name)
+
+
+# ---- the example in docs/backends.md, as it stands there --------------------------------
+
+DOCS = Path(__file__).parent.parent / "docs" / "backends.md"
+
+
+def _docs_example(tmp_path: Path) -> Path:
+    """docs/backends.md's module and entry point, installed the way pip would lay them out."""
+    text = DOCS.read_text()
+    (module,) = [
+        block for block in text.split("```python\n")[1:] if "threadpool_backend" in block[:80]
+    ]
+    toml_line = next(line for line in text.splitlines() if line.startswith("threads = "))
+    name, _, value = toml_line.partition(" = ")
+    entry = f"{name} = {value.strip().strip(chr(34))}"  # entry_points.txt has no TOML quotes
+    site = tmp_path / "site"
+    dist = site / "threadpool_backend-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (site / "threadpool_backend.py").write_text(module.split("```")[0])
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: threadpool-backend\nVersion: 0.1\n"
+    )
+    (dist / "entry_points.txt").write_text(f"[packtivity.backends]\n{entry}\n")
+    return site
+
+
+def test_docs_backend_example_by_entry_point_and_fromenv(cli, tmp_path: Path) -> None:
+    site = _docs_example(tmp_path)
+    write_spec(tmp_path, "step.yml", host_spec("echo {word} > {out}", {"out": "{out}"}))
+    env = {"PYTHONPATH": str(site)}
+    args = ("-t", str(tmp_path), "step.yml", "-p", "out={workdir}/o.txt")
+    by_entry_point = cli(
+        "packtivity-run",
+        *args,
+        "-p",
+        "word=entry",
+        "-w",
+        str(tmp_path / "a"),
+        "-b",
+        "threads:2",
+        env=env,
+    )
+    assert by_entry_point.returncode == 0, by_entry_point.stderr
+    assert (tmp_path / "a" / "o.txt").read_text() == "entry\n"
+    assert json.loads(by_entry_point.stdout) == {"out": f"{tmp_path}/a/o.txt"}
+
+    (tmp_path / "opts.yml").write_text("threads: 3\n")
+    fromenv = {
+        **env,
+        "PACKTIVITY_ASYNCBACKEND": "threadpool_backend:ThreadBackend:ThreadProxy",
+        "PACKTIVITY_ASYNCBACKEND_OPTS": str(tmp_path / "opts.yml"),
+    }
+    by_env = cli(
+        "packtivity-run",
+        *args,
+        "-p",
+        "word=env",
+        "-w",
+        str(tmp_path / "b"),
+        "-b",
+        "fromenv",
+        env=fromenv,
+    )
+    assert by_env.returncode == 0, by_env.stderr
+    assert (tmp_path / "b" / "o.txt").read_text() == "env\n"
+
+    refused = cli("packtivity-run", *args, "-p", "word=x", "-b", "threads", "--async", env=env)
+    assert_one_line_error(refused, "--async", "cannot be saved")
+
+
+def test_docs_backend_example_reports_a_failing_step(cli, tmp_path: Path) -> None:
+    site = _docs_example(tmp_path)
+    write_spec(tmp_path, "step.yml", host_spec("echo broken >&2; exit 4"))
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(tmp_path),
+        "step.yml",
+        "-w",
+        str(tmp_path / "w"),
+        "-b",
+        "threads",
+        env={"PYTHONPATH": str(site)},
+    )
+    assert r.returncode == 1
+    assert "failed with exit code 4" in r.stderr and "broken" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_broken_entry_point_is_one_line(cli, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    dist = site / "brokenplugin-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokenplugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[packtivity.backends]\nbroken = no_such_module:f\n")
+    write_spec(tmp_path, "step.yml", host_spec("true"))
+    r = cli(
+        "packtivity-run",
+        "-t",
+        str(tmp_path),
+        "step.yml",
+        "-b",
+        "broken",
+        env={"PYTHONPATH": str(site)},
+    )
+    assert_one_line_error(r, "cannot load entry point 'broken = no_such_module:f'", "No module")
+
+
+def test_pool_backend_without_its_extra_names_the_extra(monkeypatch) -> None:
+    """The pool libraries are installed here, so a missing one is simulated by asking for a
+    library that does not exist in its place."""
+    from packtivity import pools
+
+    monkeypatch.setitem(pools.NEEDS, "celery", ("no_such_library_for_celery",))
+    with pytest.raises(BackendError, match=r"pip install 'packtivity\[celery\]'"):
+        backend_from_string("celery")
+    with pytest.raises(BackendError, match="the Celery backend is just 'celery'"):
+        backend_from_string("celery:fast")

@@ -10,6 +10,7 @@ the cluster's files directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -220,12 +221,18 @@ def test_wait_resumes_after_the_connection_is_cut(laptop: Laptop, cli, tmp_path)
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        serving = _sshd_serving(waiting.pid, cluster.ssh_port, timeout=30)
+        _sshd_serving(waiting.pid, cluster.ssh_port, timeout=30)  # connected
         deadline = time.monotonic() + 30
         while "running" not in _queue_states() and time.monotonic() < deadline:
             time.sleep(0.5)
-        for pid in serving:
-            os.kill(pid, signal.SIGTERM)
+        # looked up again now: a process that held the socket a moment ago (a command's)
+        # may have ended since
+        ended = 0
+        for pid in _sshd_serving(waiting.pid, cluster.ssh_port, timeout=30):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                ended += 1
+        assert ended, "no sshd process of the connection was left to end"
         out, err = waiting.communicate(timeout=120)
     finally:
         if waiting.poll() is None:

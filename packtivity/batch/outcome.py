@@ -77,7 +77,7 @@ def decide(
             "left no run record",
         )
     if scheduler_state.state in (s.PENDING, s.RUNNING):
-        return Outcome(scheduler_state.state, None, f"{job} is {scheduler_state.state}")
+        return Outcome(scheduler_state.state)  # nothing to say beyond the state
     return Outcome(
         FAILED,
         None,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Optional
 
+from ..errors import HostUnreachable
 from .base import CommandResult, Host
 from .local import LocalHost, local_host
-from .ssh_connect import HostUnreachable
 from .ssh_target import SshTargetError
 
 __all__ = [

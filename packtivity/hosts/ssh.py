@@ -24,9 +24,10 @@ import threading
 import uuid
 from typing import IO, Any, Callable, Optional, TypeVar
 
+from ..errors import HostUnreachable
 from .base import CommandResult
 from .globbing import host_glob
-from .ssh_connect import HostUnreachable, connect
+from .ssh_connect import connect
 from .ssh_target import SshTarget
 
 log = logging.getLogger(__name__)

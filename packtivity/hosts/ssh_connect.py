@@ -24,7 +24,7 @@ import sys
 from typing import Any, Callable, Optional
 
 from ..atomicfile import write_text_atomic
-from ..errors import PacktivityError
+from ..errors import HostUnreachable
 from .ssh_target import DEFAULT_IDENTITIES, SshTarget, SshTargetError, resolve
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,6 @@ MAX_JUMPS = 8
 
 #: asks a person: ``(prompt, echo) -> answer``; raises SshTargetError when nobody can answer
 Prompter = Callable[[str, bool], str]
-
-
-class HostUnreachable(PacktivityError):
-    """The host cannot be reached, or the connection to it was lost (may be temporary)."""
-
-    exit_code = 1
 
 
 def terminal_prompt(prompt: str, echo: bool) -> str:

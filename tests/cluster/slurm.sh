@@ -21,6 +21,9 @@
 #   slurm.sh registry-up  Debian's docker-registry (Distribution) on 127.0.0.1:$REGISTRY_UP_PORT
 #                            [5055], plain HTTP, no auth, log in $BASE/registry/registry.log
 #   slurm.sh registry-down | registry-status
+#   slurm.sh redis-up     Debian's redis-server on 127.0.0.1:$REDIS_UP_PORT [6390], no disk
+#                            persistence, log in $BASE/redis/redis.log (the Celery broker)
+#   slurm.sh redis-down | redis-status
 #   slurm.sh up | down    start+ssh-up | ssh-down+stop
 #   slurm.sh conf         print the slurm.conf that start would write
 #
@@ -597,6 +600,35 @@ do_registry_status() {
     else echo "registry: not running"; return 3; fi
 }
 
+# ---------------------------------------------------------------- redis ---
+
+REDIS_DIR=$BASE/redis
+REDIS_PID=$RUN/redis-server.pid
+REDIS_PORT=${REDIS_UP_PORT:-6390}
+redis_ok() { [ "$(timeout 5 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
+do_redis_up() {
+    pid_alive "$REDIS_PID" redis-server >/dev/null && redis_ok && return 0
+    local missing; missing=$(need_pkgs redis-server redis-tools)
+    [ -z "$missing" ] || apt_install $missing
+    mkdir -p "$REDIS_DIR" "$RUN"
+    log "redis-server: starting on 127.0.0.1:$REDIS_PORT"
+    # in the foreground of its own session (its PID is ours to stop); nothing saved to disk
+    setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
+        --save '' --appendonly no --logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
+    echo $! > "$REDIS_PID"
+    wait_for "$T" redis_ok || die "redis-server did not answer (log: $REDIS_DIR/redis.log)"
+}
+
+do_redis_down() { stop_pid "$REDIS_PID" redis-server; }
+
+do_redis_status() {
+    local pid
+    if pid=$(pid_alive "$REDIS_PID" redis-server) && redis_ok; then
+        echo "redis: running pid $pid on 127.0.0.1:$REDIS_PORT"
+    else echo "redis: not running"; return 3; fi
+}
+
 do_ssh_status() {
     local pid
     if pid=$(pid_alive "$SSHD_PID" sshd); then echo "sshd: running pid $pid (ours)"; else echo "sshd: not running"; fi
@@ -645,6 +677,9 @@ case "${1:-}" in
     registry-up)     do_registry_up ;;
     registry-down)   do_registry_down ;;
     registry-status) do_registry_status ;;
+    redis-up)        do_redis_up ;;
+    redis-down)      do_redis_down ;;
+    redis-status)    do_redis_status ;;
     up)         do_start && do_ssh_up ;;
     down)       do_ssh_down; do_stop ;;
     *) sed -n '2,20p' "$0"; exit 2 ;;
