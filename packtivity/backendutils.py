@@ -250,14 +250,16 @@ def defaultsync_backend(backendstring: str, backendopts: dict[str, Any]) -> tupl
     return is_sync, defaultsyncbackend(**backendopts)
 
 
+def _exactly(name: str, backendstring: str) -> None:
+    if backendstring != name:
+        raise BackendError(f"the {name} backend is just '{name}', not '{backendstring}'")
+
+
 def _batch(scheduler: str) -> Callable[[str, dict[str, Any]], tuple[bool, Any]]:
     def factory(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
         from .batch.backend import BatchBackend
 
-        if backendstring != scheduler:
-            raise BackendError(
-                f"the {scheduler} backend is just '{scheduler}', not '{backendstring}'"
-            )
+        _exactly(scheduler, backendstring)
         return is_async, BatchBackend(scheduler, **backendopts)
 
     return factory
@@ -267,40 +269,31 @@ for _scheduler in SCHEDULERS:
     backend(_scheduler)(_batch(_scheduler))
 
 
-@backend("celery")
-def celery_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
-    if backendstring != "celery":
-        raise BackendError(f"the Celery backend is just 'celery', not '{backendstring}'")
-    return is_async, pools.load("celery").CeleryBackend(**backendopts)
+def _pool(pool: str, backend_class: str, proxy_class: str) -> None:
+    """Register a worker pool's backend and proxy loader (imported on use: see
+    :func:`packtivity.pools.load`)."""
+
+    def factory(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
+        _exactly(pool, backendstring)
+        return is_async, getattr(pools.load(pool), backend_class)(**backendopts)
+
+    def loader(
+        jsondata: dict[str, Any],
+        deserialization_opts: Any = None,
+        best_effort_backend: bool = False,
+    ) -> Any:
+        module = pools.load(pool)
+        proxy = getattr(module, proxy_class).fromJSON(jsondata)
+        if not best_effort_backend:
+            return proxy
+        return proxy, getattr(module, backend_class).for_proxy(proxy)
+
+    backend(pool)(factory)
+    proxyloader(proxy_class)(loader)
 
 
-@proxyloader("CeleryProxy")
-def celery_loader(
-    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
-) -> Any:
-    celery = pools.load("celery")
-    proxy = celery.CeleryProxy.fromJSON(jsondata)
-    return (proxy, celery.CeleryBackend.for_proxy(proxy)) if best_effort_backend else proxy
-
-
-@backend("ipcluster")
-def ipcluster_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
-    if backendstring != "ipcluster":
-        raise BackendError(
-            f"the IPython Parallel backend is just 'ipcluster', not '{backendstring}'"
-        )
-    return is_async, pools.load("ipcluster").IPythonParallelBackend(**backendopts)
-
-
-@proxyloader("IPClusterProxy")
-def ipcluster_loader(
-    jsondata: dict[str, Any], deserialization_opts: Any = None, best_effort_backend: bool = False
-) -> Any:
-    ipcluster = pools.load("ipcluster")
-    proxy = ipcluster.IPClusterProxy.fromJSON(jsondata)
-    return (
-        (proxy, ipcluster.IPythonParallelBackend.for_proxy(proxy)) if best_effort_backend else proxy
-    )
+_pool("celery", "CeleryBackend", "CeleryProxy")
+_pool("ipcluster", "IPythonParallelBackend", "IPClusterProxy")
 
 
 @proxyloader("BatchProxy")

@@ -296,5 +296,5 @@ def test_pool_backend_without_its_extra_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(pools.NEEDS, "celery", ("no_such_library_for_celery",))
     with pytest.raises(BackendError, match=r"pip install 'packtivity\[celery\]'"):
         backend_from_string("celery")
-    with pytest.raises(BackendError, match="the Celery backend is just 'celery'"):
+    with pytest.raises(BackendError, match="the celery backend is just 'celery'"):
         backend_from_string("celery:fast")

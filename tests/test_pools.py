@@ -481,18 +481,15 @@ def test_ipcluster_host_and_container_steps_publish(
     cmd = f"echo {{word}} > {{out}}; {ancestry} > {chain}"
     write_spec(tmp_path, "host.yml", host_spec(cmd, {"out": "{out}"}))
     work = tmp_path / "w"
-    args = ("-b", "ipcluster", "-p", "word=engine", "-p", "out={workdir}/o.txt")
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(tmp_path),
-        "host.yml",
-        "-w",
-        str(work),
-        *args,
-        env=ipcluster.env,
-        timeout=STEP_TIMEOUT,
-    )
+
+    def run(spec_file: str, work: Path):
+        return cli(
+            "packtivity-run", "-t", str(tmp_path), spec_file, "-w", str(work), "-b", "ipcluster",
+            "-p", "word=engine", "-p", "out={workdir}/o.txt", env=ipcluster.env,
+            timeout=STEP_TIMEOUT,
+        )  # fmt: skip
+
+    r = run("host.yml", work)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"out": f"{work}/o.txt"}
     assert (work / "o.txt").read_text() == "engine\n"
@@ -510,17 +507,7 @@ def test_ipcluster_host_and_container_steps_publish(
     }
     write_spec(tmp_path, "box.yml", spec)
     box = tmp_path / "box"
-    r = cli(
-        "packtivity-run",
-        "-t",
-        str(tmp_path),
-        "box.yml",
-        "-w",
-        str(box),
-        *args,
-        env=ipcluster.env,
-        timeout=STEP_TIMEOUT,
-    )
+    r = run("box.yml", box)
     assert r.returncode == 0, r.stderr
     assert (box / "o.txt").read_text() == "busybox\n"
     (record,) = (box / "_packtivity").glob("*.run.json")
