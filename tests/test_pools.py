@@ -393,6 +393,9 @@ def test_celery_unknown_task_and_unreachable_broker(own_broker, cli, tmp_path: P
     assert "Traceback" not in r.stderr
     bad = check(cli, str(tmp_path / "made-up.json"), env=closed)
     assert bad.returncode == 1 and "cannot reach the Celery broker" in bad.stderr
+    not_a_url = {"PACKTIVITY_CELERY_REDIS_BROKER": "localhost"}
+    r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "celery", env=not_a_url)
+    assert_one_line_error(r, "must be a URL like redis://host:6379/0, got 'localhost'")
 
 
 def test_celery_proxy_without_task_id_is_bad_input(cli, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
 from .. import datamodel as _datamodel
-from ..errors import HostUnreachable, ProxyError, StepFailed
+from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
 from ..syncbackends import ExecutionConfig, packconfig, prepublish
 from ..waiting import Status
 from . import task as json_task
@@ -49,7 +49,12 @@ LIVENESS_INTERVAL = 5.0
 
 
 def broker_url() -> str:
-    return os.environ.get(BROKER_VARIABLE, DEFAULT_BROKER)
+    """The broker (and result backend) URL; :class:`BackendError` for one that is not a URL."""
+    url = os.environ.get(BROKER_VARIABLE, DEFAULT_BROKER)
+    scheme, sep, location = url.partition("://")
+    if not sep or not scheme or not location:
+        raise BackendError(f"{BROKER_VARIABLE} must be a URL like redis://host:6379/0, got '{url}'")
+    return url
 
 
 def make_app(broker: Optional[str] = None) -> Celery:
