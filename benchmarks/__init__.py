@@ -1,0 +1,1 @@
+"""packtivity measured side by side with what users would use instead (``./dev bench``)."""
