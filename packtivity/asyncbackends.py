@@ -175,7 +175,8 @@ class ExternalAsyncBackend(ExternalAsyncMixin):
         return pubdata
 
 
-def _describe_failure(error: BaseException) -> str:
+def describe_failure(error: BaseException) -> str:
+    """A failure in one line: a packtivity error's own message, else ``Type: message``."""
     if isinstance(error, PacktivityError):
         return str(error)
     return f"{type(error).__name__}: {error}"
@@ -209,7 +210,7 @@ class DefaultExternalJobBackend:
         try:
             resultproxy.get()
         except Exception as error:
-            return _describe_failure(error)
+            return describe_failure(error)
         return None
 
 
@@ -282,7 +283,7 @@ class MultiProcBackend(PythonCallableAsyncBackend):
         try:
             self.result(resultproxy)
         except Exception as error:
-            return _describe_failure(error)
+            return describe_failure(error)
         return None
 
 

@@ -22,6 +22,7 @@ How a task ended is decided here, not taken on trust (``status``):
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -30,11 +31,11 @@ from typing import Any, Optional
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
 
-from .. import datamodel as _datamodel
+from ..asyncbackends import PacktivityProxyBase, describe_failure
 from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
-from ..syncbackends import ExecutionConfig, packconfig, prepublish
 from ..waiting import Status
 from . import task as json_task
+from .backend import PoolBackend
 
 BROKER_VARIABLE = "PACKTIVITY_CELERY_REDIS_BROKER"
 DEFAULT_BROKER = "redis://localhost:6379"
@@ -96,12 +97,13 @@ def run_packtivity_task(self: Any, task: dict[str, Any]) -> Any:
     return json_task.run(task)
 
 
-class CeleryProxy:
+class CeleryProxy(PacktivityProxyBase):
     """A submitted Celery task: ``{"proxyname": "CeleryProxy", "proxydetails": {"task_id"}}``."""
 
     saveable = True
 
     def __init__(self, task_id: str, datamodel: Any = None, broker: Optional[str] = None) -> None:
+        super().__init__()
         self.task_id = task_id
         self.datamodel = datamodel
         #: the broker it was sent to, without a password
@@ -116,9 +118,6 @@ class CeleryProxy:
     def details(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "datamodel": self.datamodel, "broker": self.broker}
 
-    def json(self) -> dict[str, Any]:
-        return {"proxyname": self.proxyname(), "proxydetails": self.details()}
-
     @classmethod
     def fromJSON(cls, data: dict[str, Any]) -> CeleryProxy:
         details = data.get("proxydetails")
@@ -132,10 +131,8 @@ def _safe(url: str) -> str:
     return str(maybe_sanitize_url(url, mask=PASSWORD_MASK))
 
 
-class CeleryBackend:
+class CeleryBackend(PoolBackend):
     """Run packtivities as Celery tasks (see the module docstring for how endings are decided)."""
-
-    saveable_proxies = True
 
     def __init__(
         self,
@@ -143,22 +140,20 @@ class CeleryBackend:
         packconfig_spec: Optional[dict[str, Any]] = None,
         config: Optional[dict[str, Any]] = None,
     ) -> None:
-        config = dict(config or packconfig_spec or {})
-        self.exec_config = ExecutionConfig(config.pop("exec", None))
-        self.pack_config = packconfig(**config)
+        super().__init__(config or packconfig_spec)
         self.app = app or globals()["app"]
-        self.datamodel = _datamodel
         self._checked: dict[str, float] = {}  # task id -> when its worker was last asked
         self._workers_checked = 0.0
         self._no_workers = False
 
     @classmethod
     def for_proxy(cls, proxy: CeleryProxy) -> CeleryBackend:
-        """A backend that answers for a loaded proxy: on the broker it names when
-        ``PACKTIVITY_CELERY_REDIS_BROKER`` is not set and the name holds no hidden password."""
+        """The backend that answers for a loaded proxy (one per broker in a process): on the
+        broker the proxy names when ``PACKTIVITY_CELERY_REDIS_BROKER`` is not set and the name
+        holds no hidden password, else on the variable's."""
         if BROKER_VARIABLE in os.environ or not proxy.broker or PASSWORD_MASK in proxy.broker:
-            return cls()
-        return cls(app=make_app(proxy.broker))
+            return _backend_on(None)
+        return _backend_on(proxy.broker)
 
     def _unreachable(self, error: Exception) -> HostUnreachable:
         return HostUnreachable(
@@ -175,9 +170,6 @@ class CeleryBackend:
             raise self._unreachable(error) from None
 
     # ---- the backend interface -------------------------------------------------------------
-
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
-        return prepublish(spec, parameters, state, self.pack_config)
 
     def submit(
         self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
@@ -274,16 +266,6 @@ class CeleryBackend:
             "while running it): the task was lost"
         )
 
-    def ready(self, proxy: CeleryProxy) -> bool:
-        return self.status(proxy).finished
-
-    def successful(self, proxy: CeleryProxy) -> bool:
-        return self.status(proxy).succeeded
-
-    def fail_info(self, proxy: CeleryProxy) -> Optional[str]:
-        status = self.status(proxy)
-        return status.message if status.finished and not status.succeeded else None
-
     def result(self, proxy: CeleryProxy) -> Any:
         """The published result; :class:`StepFailed` when the task did not succeed."""
         meta = self._meta(proxy)
@@ -297,6 +279,12 @@ class CeleryBackend:
         self.app.control.revoke(proxy.task_id, terminate=True)
 
 
+@functools.cache
+def _backend_on(broker: Optional[str]) -> CeleryBackend:
+    """One backend per broker (``None``: the variable's) in a process."""
+    return CeleryBackend(app=make_app(broker) if broker else None)
+
+
 def _failure_message(error: Any) -> str:
     """The message of a failed task's exception, as stored by the worker."""
     if isinstance(error, dict):  # an exception the reader could not rebuild
@@ -305,9 +293,5 @@ def _failure_message(error: Any) -> str:
             message = " ".join(str(part) for part in message)
         return f"{error.get('exc_type', 'error')}: {message}"
     if isinstance(error, BaseException):
-        from ..errors import PacktivityError
-
-        return (
-            str(error) if isinstance(error, PacktivityError) else f"{type(error).__name__}: {error}"
-        )
+        return describe_failure(error)
     return str(error)

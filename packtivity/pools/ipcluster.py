@@ -14,17 +14,18 @@ is reported as unknown, never as success.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any, Optional
 
 import ipyparallel
 
-from .. import datamodel as _datamodel
+from ..asyncbackends import PacktivityProxyBase
 from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
-from ..syncbackends import ExecutionConfig, packconfig, prepublish
 from ..waiting import Status
 from . import task as json_task
+from .backend import PoolBackend
 
 #: seconds to wait for the controller to answer a new client
 CONNECT_TIMEOUT = 10.0
@@ -57,12 +58,13 @@ def connect(url_file: str) -> Any:
         ) from None
 
 
-class IPClusterProxy:
+class IPClusterProxy(PacktivityProxyBase):
     """A task on an IPython Parallel cluster: its message id and the cluster's connection file."""
 
     saveable = True
 
     def __init__(self, msg_id: str, url_file: str, datamodel: Any = None) -> None:
+        super().__init__()
         self.msg_id = msg_id
         self.url_file = url_file
         self.datamodel = datamodel
@@ -76,9 +78,6 @@ class IPClusterProxy:
     def details(self) -> dict[str, Any]:
         return {"msg_id": self.msg_id, "url_file": self.url_file, "datamodel": self.datamodel}
 
-    def json(self) -> dict[str, Any]:
-        return {"proxyname": self.proxyname(), "proxydetails": self.details()}
-
     @classmethod
     def fromJSON(cls, data: dict[str, Any]) -> IPClusterProxy:
         details = data.get("proxydetails")
@@ -89,10 +88,8 @@ class IPClusterProxy:
         return cls(details["msg_id"], details["url_file"], details.get("datamodel"))
 
 
-class IPythonParallelBackend:
+class IPythonParallelBackend(PoolBackend):
     """Run packtivities as tasks of an IPython Parallel cluster (connected at creation)."""
-
-    saveable_proxies = True
 
     def __init__(
         self,
@@ -102,25 +99,20 @@ class IPythonParallelBackend:
         profile: Optional[str] = None,
         url_file: Optional[str] = None,
     ) -> None:
-        config = dict(config or packconfig_spec or {})
-        self.exec_config = ExecutionConfig(config.pop("exec", None))
-        self.pack_config = packconfig(**config)
+        super().__init__(config or packconfig_spec)
         #: recorded in proxies; give ``profile`` or ``url_file`` with a ``client`` of another
         #: cluster than the default one
         self.url_file = connection_file(profile, url_file)
         self.client = client if client is not None else connect(self.url_file)
         self.view = self.client.load_balanced_view()
-        self.datamodel = _datamodel
 
     @classmethod
     def for_proxy(cls, proxy: IPClusterProxy) -> IPythonParallelBackend:
-        """A backend connected to the cluster the proxy's task was sent to."""
-        return cls(url_file=proxy.url_file)
+        """The backend connected to the cluster the proxy's task was sent to (one connection
+        per cluster in a process)."""
+        return _backend_on(proxy.url_file)
 
     # ---- the backend interface -------------------------------------------------------------
-
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
-        return prepublish(spec, parameters, state, self.pack_config)
 
     def submit(
         self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
@@ -185,16 +177,6 @@ class IPythonParallelBackend:
     def status(self, proxy: IPClusterProxy) -> Status:
         return self._outcome(proxy)[0]
 
-    def ready(self, proxy: IPClusterProxy) -> bool:
-        return self.status(proxy).finished
-
-    def successful(self, proxy: IPClusterProxy) -> bool:
-        return self.status(proxy).succeeded
-
-    def fail_info(self, proxy: IPClusterProxy) -> Optional[str]:
-        status = self.status(proxy)
-        return status.message if status.finished and not status.succeeded else None
-
     def result(self, proxy: IPClusterProxy) -> Any:
         """The published result; :class:`StepFailed` when the task did not succeed."""
         status, result = self._outcome(proxy)
@@ -208,6 +190,12 @@ class IPythonParallelBackend:
             self.client.abort([proxy.msg_id])
         except ipyparallel.error.RemoteError as error:
             raise BackendError(f"could not cancel task {proxy.msg_id}: {_message(error)}") from None
+
+
+@functools.cache
+def _backend_on(url_file: str) -> IPythonParallelBackend:
+    """One backend (one client connection) per cluster in a process."""
+    return IPythonParallelBackend(url_file=url_file)
 
 
 def _message(error: Any) -> str:
