@@ -74,6 +74,16 @@ def assert_one_line_error(result: CliResult, *fragments: str) -> None:
         assert fragment in lines[0], (fragment, lines[0])
 
 
+def assert_one_line_error_any(result: CliResult, *fragments: str) -> None:
+    """Any failure (exit code checked by the caller): exactly one 'Error:' line, holding every
+    fragment, and no traceback."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
 @pytest.fixture
 def copy_specs(tmp_path: Path) -> Path:
     target = tmp_path / "specs"

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, assert_one_line_error
+from conftest import BIN, assert_one_line_error, assert_one_line_error_any
 from goldenfiles import assert_golden
 from stepspecs import container_spec, write_spec
 
@@ -393,12 +393,6 @@ def test_singularity_runtime_from_backend_options(
     assert rec["runtime"] == "singularity"
     assert rec["command_line"].startswith("env '")
     assert "SINGULARITYENV_V=via singularity" in rec["command_line"]
-
-
-def assert_one_line_error_any(result, fragment: str) -> None:
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and fragment in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_dry_run_prints_and_runs_nothing(apptainer, cli, tmp_path: Path) -> None:
