@@ -569,6 +569,26 @@ EOF
 
 do_ssh_down() { stop_pid "$SSHD_2FA_PID" packtivity-sshd; stop_pid "$SSHD_PID" sshd; }
 
+# ------------------------------------------- daemons of their own session ---
+
+# start_daemon PIDFILE COMM CHECK LOGFILE CMD...: start CMD in a session of its own (its PID is
+# ours to stop, by PIDFILE), its output appended to LOGFILE; wait until CHECK answers
+start_daemon() {
+    local pidfile=$1 comm=$2 check=$3 logfile=$4; shift 4
+    mkdir -p "$(dirname "$pidfile")" "$(dirname "$logfile")"
+    setsid "$@" >>"$logfile" 2>&1 </dev/null &
+    echo $! > "$pidfile"
+    wait_for "$T" "$check" || die "$comm did not answer (log: $logfile)"
+}
+
+# daemon_status LABEL PIDFILE COMM CHECK WHERE: exit 0 when our daemon runs and answers
+daemon_status() {
+    local label=$1 pidfile=$2 comm=$3 check=$4 where=$5 pid
+    if pid=$(pid_alive "$pidfile" "$comm") && "$check"; then
+        echo "$label: running pid $pid on $where"
+    else echo "$label: not running"; return 3; fi
+}
+
 # ------------------------------------------------------------- registry ---
 
 REGISTRY_DIR=$BASE/registry
@@ -585,19 +605,14 @@ do_registry_up() {
         "    rootdirectory: $REGISTRY_DIR/data" '  delete:' '    enabled: true' 'http:' \
         "  addr: 127.0.0.1:$REGISTRY_PORT" | write_if_changed "$REGISTRY_DIR/config.yml" 0644
     log "docker-registry: starting on 127.0.0.1:$REGISTRY_PORT"
-    setsid docker-registry serve "$REGISTRY_DIR/config.yml" \
-        >>"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
-    echo $! > "$REGISTRY_PID"
-    wait_for "$T" registry_ok || die "docker-registry did not answer (log: $REGISTRY_DIR/registry.log)"
+    start_daemon "$REGISTRY_PID" docker-registry registry_ok "$REGISTRY_DIR/registry.log" \
+        docker-registry serve "$REGISTRY_DIR/config.yml"
 }
 
 do_registry_down() { stop_pid "$REGISTRY_PID" docker-registry; }
 
 do_registry_status() {
-    local pid
-    if pid=$(pid_alive "$REGISTRY_PID" docker-registry) && registry_ok; then
-        echo "registry: running pid $pid on 127.0.0.1:$REGISTRY_PORT"
-    else echo "registry: not running"; return 3; fi
+    daemon_status registry "$REGISTRY_PID" docker-registry registry_ok "127.0.0.1:$REGISTRY_PORT"
 }
 
 # ---------------------------------------------------------------- redis ---
@@ -611,22 +626,18 @@ do_redis_up() {
     pid_alive "$REDIS_PID" redis-server >/dev/null && redis_ok && return 0
     local missing; missing=$(need_pkgs redis-server redis-tools)
     [ -z "$missing" ] || apt_install $missing
-    mkdir -p "$REDIS_DIR" "$RUN"
+    mkdir -p "$REDIS_DIR"
     log "redis-server: starting on 127.0.0.1:$REDIS_PORT"
-    # in the foreground of its own session (its PID is ours to stop); nothing saved to disk
-    setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
-        --save '' --appendonly no --logfile "$REDIS_DIR/redis.log" </dev/null >/dev/null 2>&1 &
-    echo $! > "$REDIS_PID"
-    wait_for "$T" redis_ok || die "redis-server did not answer (log: $REDIS_DIR/redis.log)"
+    # in the foreground (not daemonized: its PID is ours); nothing saved to disk
+    start_daemon "$REDIS_PID" redis-server redis_ok "$REDIS_DIR/redis.log" \
+        redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" \
+        --save '' --appendonly no
 }
 
 do_redis_down() { stop_pid "$REDIS_PID" redis-server; }
 
 do_redis_status() {
-    local pid
-    if pid=$(pid_alive "$REDIS_PID" redis-server) && redis_ok; then
-        echo "redis: running pid $pid on 127.0.0.1:$REDIS_PORT"
-    else echo "redis: not running"; return 3; fi
+    daemon_status redis "$REDIS_PID" redis-server redis_ok "127.0.0.1:$REDIS_PORT"
 }
 
 do_ssh_status() {
