@@ -20,8 +20,6 @@ import logging
 import os
 from typing import Any, Callable, Optional
 
-import yaml
-
 from . import pools
 from .batch import SCHEDULERS
 from .errors import BackendError, ProxyError
@@ -328,6 +326,8 @@ def _options_from_env() -> dict[str, Any]:
     path = os.environ.get("PACKTIVITY_ASYNCBACKEND_OPTS")
     if not path:
         return {}
+    import yaml
+
     try:
         with open(path) as handle:
             options = yaml.safe_load(handle) or {}

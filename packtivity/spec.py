@@ -25,6 +25,7 @@ import os
 import socket
 from typing import Any, Optional
 
+from . import speccache
 from .errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -186,10 +187,6 @@ def load_spec(
     Returns plain JSON data (dicts, lists, scalars).  Raises :class:`SpecError` for anything
     that is wrong with the spec or where it is looked for.
     """
-    import jsonschema
-    from yadageschemas.dialects.raw_with_defaults import extend_with_defaults
-    from yadageschemas.utils import schema_and_refresolver
-
     if not isinstance(spec, str) or not spec:
         raise SpecError("no packtivity spec given")
     toplevel = resolve_toplevel(toplevel if toplevel is not None else os.getcwd())
@@ -197,6 +194,14 @@ def load_spec(
         toplevel = os.path.abspath(toplevel)
     schemadir = None if schemasource in (None, "") else schemasource
     _check_local_source(toplevel, spec)
+    cachekey = _cache_key(toplevel, spec, schemadir)
+    cached = speccache.lookup(cachekey) if cachekey else None
+    if cached is not None:
+        return cached
+
+    import jsonschema
+    from yadageschemas.dialects.raw_with_defaults import extend_with_defaults
+    from yadageschemas.utils import schema_and_refresolver
 
     try:
         data = _load_raw(spec, toplevel, schemadir)
@@ -228,4 +233,14 @@ def load_spec(
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
         if error is not None:
             raise SpecError(f"invalid packtivity spec '{spec}' {_schema_error_line(error)}")
+        if cachekey:
+            speccache.store(cachekey, data)
     return data
+
+
+def _cache_key(toplevel: str, spec: str, schemadir: Any) -> Optional[str]:
+    """The spec cache's key for a local spec with the bundled schemas, else None."""
+    if "://" in toplevel or schemadir is not None:
+        return None
+    filename, _, fragment = spec.partition("#")
+    return speccache.cache_key(_describe_location(toplevel, filename), fragment)

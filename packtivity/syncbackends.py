@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-import yaml
-
 from . import datamodel as _datamodel
 from . import logutils
 from .containers.settings import container_config
@@ -27,6 +25,8 @@ class packconfig:
         self.handler_selection = kwargs
         fromenv = os.environ.get("PACKTIVITY_SYNCCONFIGFILE")
         if fromenv:
+            import yaml
+
             with open(fromenv) as handle:
                 self.handler_selection.update(**yaml.safe_load(handle))
 
@@ -35,6 +35,13 @@ class packconfig:
             return str(self.handler_selection[category][handler])
         except KeyError:
             return "default"
+
+
+def _env_flag(value: str) -> bool:
+    """A YAML boolean from an environment variable, as the original read them ("yes", "1")."""
+    import yaml
+
+    return bool(yaml.safe_load(value))
 
 
 class ExecutionConfig:
@@ -46,7 +53,7 @@ class ExecutionConfig:
 
     def disable_logging(self) -> bool:
         if "PACKTIVITY_LOGGING_DISABLE" in os.environ:
-            return bool(yaml.safe_load(os.environ.get("PACKTIVITY_LOGGING_DISABLE", "false")))
+            return _env_flag(os.environ["PACKTIVITY_LOGGING_DISABLE"])
         return not self.config.get("logging", True)
 
     def custom_logging_handler(self) -> Optional[str]:
@@ -64,7 +71,7 @@ class ExecutionConfig:
 
     def dry_run(self) -> bool:
         if "PACKTIVITY_DRYRUN" in os.environ:
-            return bool(yaml.safe_load(os.environ["PACKTIVITY_DRYRUN"] or "true"))
+            return _env_flag(os.environ["PACKTIVITY_DRYRUN"] or "true")
         return bool(self.config.get("dry_run", False))
 
 

@@ -223,9 +223,10 @@ def registry(apptainer: Cluster, monkeypatch) -> Cluster:
 
 
 @pytest.fixture(autouse=True)
-def _private_image_caches(tmp_path: Path, monkeypatch) -> None:
-    """Every test gets empty image caches (packtivity's and Apptainer's own), and pulls are
-    off unless the test asks for the ``registry``: no test ever reaches out to Docker Hub."""
+def _private_caches(tmp_path: Path, monkeypatch) -> None:
+    """Every test gets empty caches (specs, packtivity's images, Apptainer's own), and pulls
+    are off unless the test asks for the ``registry``: no test ever reaches out to Docker Hub."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("PACKTIVITY_APPTAINER_CACHEDIR", str(tmp_path / "sif-cache"))
     monkeypatch.setenv("APPTAINER_CACHEDIR", str(tmp_path / "apptainer-cache"))
     monkeypatch.setenv("PACKTIVITY_DOCKER_NOPULL", "1")

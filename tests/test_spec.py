@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -160,3 +163,68 @@ def test_github_toplevel_against_local_server(spec_server: str, monkeypatch) -> 
 def test_http_missing_spec_is_one_error(spec_server: str) -> None:
     with pytest.raises(SpecError, match="cannot load spec"):
         load_spec("nothere.yml", f"{spec_server}/specs")
+
+
+# --- the spec cache (packtivity/speccache.py) -------------------------------------------------
+
+SELF_CONTAINED = (
+    "process: {process_type: string-interpolated-cmd, cmd: 'echo {message}'}\n"
+    "environment: {environment_type: localproc-env}\n"
+    "publisher: {publisher_type: constant-pub, publish: {}}\n"
+)
+
+
+def _cache_entries() -> list[Path]:
+    from packtivity.speccache import cache_dir
+
+    directory = Path(cache_dir())
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def test_a_second_load_of_the_same_file_comes_from_the_cache(tmp_path: Path) -> None:
+    """The entry is what the second load returns (marked here to tell it from a fresh load);
+    an edited file is a miss."""
+    (tmp_path / "s.yml").write_text(SELF_CONTAINED)
+    first = load_spec("s.yml", str(tmp_path))
+    [entry] = _cache_entries()
+    assert json.loads(entry.read_text()) == first
+    entry.write_text(json.dumps({**first, "marker": "from the cache"}))
+    assert load_spec("s.yml", str(tmp_path))["marker"] == "from the cache"
+    assert load_spec(str(tmp_path / "s.yml"), "/")["marker"] == "from the cache"
+
+    (tmp_path / "s.yml").write_text(SELF_CONTAINED.replace("{message}", "{other}"))
+    edited = load_spec("s.yml", str(tmp_path))
+    assert "marker" not in edited and edited["process"]["cmd"] == "echo {other}"
+    assert len(_cache_entries()) == 2
+
+
+def test_a_cache_hit_imports_neither_yadage_schemas_nor_jsonschema(tmp_path: Path) -> None:
+    """What the cache is for: a new process that loads a known spec skips those imports."""
+    (tmp_path / "s.yml").write_text(SELF_CONTAINED)
+    program = (
+        "import sys; from packtivity.spec import load_spec; "
+        f"load_spec('s.yml', {str(tmp_path)!r}); "
+        "print(sorted(m for m in ('jsonschema', 'yadageschemas') if m in sys.modules))"
+    )
+    runs = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+            for _ in range(2)]  # fmt: skip
+    assert [run.stdout.strip() for run in runs] == ["['jsonschema', 'yadageschemas']", "[]"]
+
+
+def test_specs_with_refs_failures_and_unvalidated_loads_are_not_cached(
+    specs: Path, tmp_path: Path
+) -> None:
+    load_spec("docker.yml", str(specs))  # its environment is a $ref into another file
+    load_spec("steps.yml#/hello", str(specs))  # its publisher is a $ref
+    (tmp_path / "bad.yml").write_text(SELF_CONTAINED + "extra: 1\n")
+    load_spec("bad.yml", str(tmp_path), validate=False)
+    with pytest.raises(SpecError, match="Additional properties"):
+        load_spec("bad.yml", str(tmp_path))
+    assert _cache_entries() == []
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-directory"))
+    (tmp_path / "s.yml").write_text(SELF_CONTAINED)
+    assert load_spec("s.yml", str(tmp_path)) == load_spec("s.yml", str(tmp_path))

@@ -21,8 +21,6 @@ import shlex
 import sys
 from typing import Any, Optional
 
-import yaml
-
 from ..errors import BackendError, ContainerRuntimeError, SpecError
 from ..hosts import Host
 from ..jobscript import ImageInfo
@@ -80,6 +78,8 @@ def _is_uri(entry: str) -> bool:
 
 def read_image_map(path: str, host: Host) -> dict[str, str]:
     """The image map at ``path``; relative paths in it are relative to the map's directory."""
+    import yaml
+
     try:
         data = yaml.safe_load(host.read_text(path))
     except FileNotFoundError:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-import yaml
-
 from ..errors import BackendError
 from ..hosts import Host, local_host
 
@@ -39,7 +37,11 @@ def host_path(path: str, host: Optional[Host] = None) -> str:
 
 
 def as_flag(value: Any, name: str) -> bool:
-    parsed = yaml.safe_load(value) if isinstance(value, str) else value
+    parsed = value
+    if isinstance(value, str):  # from the environment: YAML's true/false/yes/no/on/off
+        import yaml
+
+        parsed = yaml.safe_load(value)
     if not isinstance(parsed, bool):
         raise BackendError(f"{name} must be true or false, got {value!r}")
     return parsed

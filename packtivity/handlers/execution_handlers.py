@@ -16,7 +16,6 @@ import tempfile
 from typing import Any, Callable, Iterator, Optional
 
 import click
-import yaml
 
 from .. import logutils
 from ..errors import ContainerRuntimeError, StepFailed
@@ -155,6 +154,8 @@ def manual_env(
     metadata: dict[str, Any],
 ) -> None:
     """Show the instructions and the state for a person to act on."""
+    import yaml
+
     click.secho(environment["instructions"], fg="blue")
     click.secho(
         yaml.safe_dump(state.json() if state else None, default_flow_style=False), fg="cyan"

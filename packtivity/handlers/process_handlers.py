@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import click
-import yaml
 
 from ..interpolation import interpolate
 from ..utils import handler_decorator
@@ -38,6 +37,8 @@ def interp_script(process_spec: dict[str, Any], parameters: Any, state: Any) -> 
 def manual_proc(
     process_spec: dict[str, Any], parameters: Any, state: Any
 ) -> Optional[dict[str, Any]]:
+    import yaml
+
     click.secho(process_spec["instructions"], fg="blue")
     click.secho(yaml.safe_dump(parameters.json(), default_flow_style=False), fg="cyan")
     return None

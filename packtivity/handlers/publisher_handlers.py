@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 import click
-import yaml
 
 from ..errors import StepFailed
 from ..hosts import Host, local_host
@@ -80,6 +79,8 @@ def interpolated_pub_handler(publisher_spec: dict[str, Any], parameters: Any, st
 @publisher("fromyaml-pub")
 def fromyaml_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
     """Publish the content of a YAML file in the work directory."""
+    import yaml
+
     path = os.path.join(state.readwrite[0], publisher_spec["yamlfile"])
     try:
         return yaml.safe_load(host_of(state).read_text(path))
@@ -145,6 +146,8 @@ def dummy_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: An
 @publisher("manual-publishing")
 def manual_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
     """Ask a person for the result JSON on the terminal."""
+    import yaml
+
     click.secho(publisher_spec["instructions"], fg="magenta")
     while True:
         try:

@@ -47,15 +47,23 @@ trap 'signal=TERM' TERM
 trap 'signal=INT' INT
 trap 'signal=HUP' HUP
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-# a JSON string of $1, or null when $1 is empty (control characters, quotes, backslashes dropped)
-json() { if [ -n "$1" ]; then printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\\"')"; else printf null; fi; }
+# a JSON string of $1, or null when $1 is empty (control characters, quotes, backslashes dropped;
+# plain values are printed as they are, without starting tr)
+json() {
+    case "$1" in
+        '') printf null ;;
+        *[!A-Za-z0-9._:+/\ -]*) printf '"%s"' "$(printf '%s' "$1" | tr -d '\000-\037\\"')" ;;
+        *) printf '"%s"' "$1" ;;
+    esac
+}
 start=$(now)
 runtime_version=
 cd @TMP@/w && sh -c 'echo golden > out.txt' </dev/null
 exit_code=$?
 end=$(now)
+read -r host </proc/sys/kernel/hostname 2>/dev/null || host=$(uname -n)
 printf '%s, "exit_code": %d, "signal": %s, "start": "%s", "end": "%s", "host": %s, "runtime_version": %s, "batch_job_id": %s}\n' \
-    '{"command_line": "sh -c '"'"'echo golden > out.txt'"'"'", "cwd": "@TMP@/w", "format": "packtivity-run-record/1", "image": null, "runtime": null, "stdin": false, "step": "packtivity"' "$exit_code" "$(json "$signal")" "$start" "$end" "$(json "$(uname -n)")" \
+    '{"command_line": "sh -c '"'"'echo golden > out.txt'"'"'", "cwd": "@TMP@/w", "format": "packtivity-run-record/1", "image": null, "runtime": null, "stdin": false, "step": "packtivity"' "$exit_code" "$(json "$signal")" "$start" "$end" "$(json "$host")" \
     "$(json "$runtime_version")" "$(json "${SLURM_JOB_ID:-${PBS_JOBID:-}}")" \
     >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
 exit "$exit_code"
