@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any, Union
 
 
-def write_text_atomic(path: Union[str, os.PathLike[str]], text: str) -> None:
+def write_text_atomic(
+    path: Union[str, os.PathLike[str]], text: str, *, durable: bool = True
+) -> None:
     """Write ``text`` to ``path`` atomically.
 
-    The text goes to a temporary file in the same directory, is flushed to disk, and is then
-    renamed over ``path``.  Readers see the old content or the new one, never a mix; if anything
-    fails, ``path`` is untouched and the temporary file is removed.
+    The text goes to a temporary file in the same directory, is flushed to disk (``durable``:
+    for users' files, which must survive a crash), and is then renamed over ``path``.  Readers
+    see the old content or the new one, never a mix; if anything fails, ``path`` is untouched
+    and the temporary file is removed.
     """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
@@ -23,7 +26,8 @@ def write_text_atomic(path: Union[str, os.PathLike[str]], text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if target.exists():
             os.chmod(tmpname, target.stat().st_mode & 0o7777)
         else:

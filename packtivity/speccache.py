@@ -85,6 +85,6 @@ def store(key: str, data: dict[str, Any]) -> None:
     directory = cache_dir()
     try:
         os.makedirs(directory, exist_ok=True)
-        write_text_atomic(os.path.join(directory, f"{key}.json"), json.dumps(data))
+        write_text_atomic(os.path.join(directory, f"{key}.json"), json.dumps(data), durable=False)
     except OSError as error:
         log.debug("spec cache %s not written: %s", directory, error)

@@ -7,6 +7,7 @@ the caller did not supply is an error, never an empty string.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,17 @@ def template_path(name: str) -> Path:
     raise FileNotFoundError(f"template {name} is missing from {', '.join(map(str, TEMPLATE_DIRS))}")
 
 
-def render(name: str, context: dict[str, Any]) -> str:
-    """Render ``templates/<name>`` with ``context``."""
+@functools.cache
+def _parsed(name: str) -> tuple[Any, Any]:
+    """The renderer and the parsed template ``name`` (read and parsed once per process)."""
     import pystache
 
     renderer = pystache.Renderer(escape=lambda text: text, missing_tags="strict")
-    text = str(renderer.render(template_path(name).read_text(encoding="utf-8"), context))
+    return renderer, pystache.parse(template_path(name).read_text(encoding="utf-8"))
+
+
+def render(name: str, context: dict[str, Any]) -> str:
+    """Render ``templates/<name>`` with ``context``."""
+    renderer, template = _parsed(name)
+    text = str(renderer.render(template, context))
     return text if text.endswith("\n") else text + "\n"  # pystache drops the last newline

@@ -50,7 +50,12 @@ class Host(Protocol):
         ...
 
     def write_text(self, path: str, text: str) -> None:
-        """Create or replace the file atomically (parent directories are created)."""
+        """Create or replace the file atomically (parent directories are created).
+
+        For packtivity's own files (job bodies, scripts, memos): readers see the old or the new
+        content, but it is not forced to disk (no fsync; on shared file systems that is a round
+        trip per file).  Users' files (results, proxies) are written with ``atomicfile``.
+        """
         ...
 
     def append_text(self, path: str, text: str) -> None:

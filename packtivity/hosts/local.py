@@ -49,7 +49,7 @@ class LocalHost:
 
     def write_text(self, path: str, text: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        write_text_atomic(path, text)
+        write_text_atomic(path, text, durable=False)
 
     def append_text(self, path: str, text: str) -> None:
         with open(path, "a", encoding="utf-8") as handle:
