@@ -15,8 +15,8 @@ class Row:
     ours: float  #: median seconds (or another unit, see ``unit``)
     reference: str  #: what it is compared with
     theirs: Optional[float]  #: the reference's median in the same run (None: no reference)
-    target: str  #: the target, in words
-    met: bool
+    target: str  #: the target, in words ("-": the issue sets none)
+    met: Optional[bool]  #: None when there is no target
     unit: str = "s"
     note: str = ""
 
@@ -33,6 +33,10 @@ def _value(value: Optional[float], unit: str) -> str:
     return f"{value:.1f} {unit}"
 
 
+def _met(met: Optional[bool]) -> str:
+    return "-" if met is None else "yes" if met else "**no**"
+
+
 def table(rows: list[Row]) -> str:
     """A Markdown table of the rows (the README quotes it)."""
     lines = [
@@ -45,7 +49,7 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {what} | {_value(row.ours, row.unit)} | {row.reference} | "
             f"{_value(row.theirs, row.unit)} | {ratio} | {row.target} | "
-            f"{'yes' if row.met else '**no**'} |"
+            f"{_met(row.met)} |"
         )
     return "\n".join(lines)
 

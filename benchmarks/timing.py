@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
 import time
 from typing import Callable, Optional, Sequence
 
@@ -39,3 +40,33 @@ def command_seconds(
     cwd: Optional[str] = None,
 ) -> float:
     return median_seconds(lambda: run(argv, env, cwd), repeat)
+
+
+#: runs argv, waits for it with wait4, prints wall seconds, peak RSS (KiB) and exit code
+_LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+print(wall, usage.ru_maxrss, os.waitstatus_to_exitcode(status), file=sys.stderr)
+"""
+
+
+def run_measured(
+    argv: Sequence[str], env: Optional[dict[str, str]] = None
+) -> tuple[float, float, int]:
+    """Wall seconds, peak memory (MiB) and exit code of one run of ``argv`` (output dropped).
+
+    Linux counts the memory of the process that forked a program into the program's peak, so
+    the program is started by a small launcher (a fresh ``python -S``), not by this process
+    with everything it has loaded; the launcher reports what ``wait4`` says.
+    """
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", _LAUNCHER, *argv],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600,
+    )  # fmt: skip
+    wall, peak_kib, code = done.stderr.split()[-3:]
+    return float(wall), int(peak_kib) / 1024, int(code)

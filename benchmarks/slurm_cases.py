@@ -1,0 +1,350 @@
+"""Cases on the test cluster's Slurm: submission, status of many proxies, throughput, SSH.
+
+Jobs that only measure submission are submitted with a begin time an hour ahead, so nothing
+runs while they are timed, and are cancelled afterwards.  The raw references submit an
+equivalent script (``#!/bin/sh`` + ``true``) with ``sbatch`` and the same begin time.
+Every job a case submits is cancelled when the case ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .report import Row
+from .timing import median_seconds, run, run_measured
+from .venvs import SUBMITIT, venv_bin
+
+BIN = Path(sys.executable).parent
+HOLD = "now+3600"  #: the begin time of jobs that are only submitted
+#: how often the raw reference asks squeue; packtivity's poller starts at the same 1 s
+POLL_SECONDS = 1.0
+
+TRIVIAL_SPEC: dict[str, Any] = {
+    "process": {"process_type": "string-interpolated-cmd", "cmd": "true"},
+    "environment": {"environment_type": "localproc-env"},
+    "publisher": {"publisher_type": "interpolated-pub", "publish": {}},
+}
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch(prefix: str, base: str | None = None) -> Iterator[Path]:
+    """A directory every user of the test cluster can write; removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-", dir=base))
+    directory.chmod(0o777)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def cancelled_afterwards() -> Iterator[list[str]]:
+    """A list to put job ids in; they are all cancelled when the block ends."""
+    ids: list[str] = []
+    try:
+        yield ids
+    finally:
+        for start in range(0, len(ids), 500):
+            subprocess.run(["scancel", *ids[start : start + 500]], check=False)
+
+
+def raw_script(directory: Path) -> Path:
+    script = directory / "raw.sh"
+    script.write_text("#!/bin/sh\ntrue\n")
+    script.chmod(0o755)
+    return script
+
+
+def sbatch_argv(script: Path, hold: bool = True) -> list[str]:
+    begin = [f"--begin={HOLD}"] if hold else []
+    return ["sbatch", "--parsable", *begin, "-o", "/dev/null", "-e", "/dev/null", str(script)]
+
+
+def sbatch(script: Path, hold: bool = True) -> str:
+    return run(sbatch_argv(script, hold)).stdout.strip().split(";")[0]
+
+
+def wait_for_queue_to_empty(ids: list[str]) -> None:
+    """The raw way to wait: ask squeue for the jobs not yet ended, every POLL_SECONDS."""
+    argv = ["squeue", "--noheader", "--states=PD,CF,R,CG", "--format=%i", "--jobs=" + ",".join(ids)]
+    while run(argv).stdout.strip():
+        time.sleep(POLL_SECONDS)
+
+
+def slurm_backend(**options: Any) -> Any:
+    from packtivity.batch.backend import BatchBackend
+
+    return BatchBackend("slurm", **options)
+
+
+def state_in(directory: Path, name: str) -> Any:
+    from packtivity.statecontexts import LocalFSState
+
+    return LocalFSState([str(directory / name)])
+
+
+# ---- 4. submission ---------------------------------------------------------------------------
+
+
+def cli_submission(repeat: int) -> Row:
+    """``packtivity-run -b slurm --async`` of a trivial step against ``sbatch`` of a script."""
+    with scratch("cli-submit") as directory, cancelled_afterwards() as ids:
+        (directory / "true.yml").write_text(json.dumps(TRIVIAL_SPEC))
+        script = raw_script(directory)
+        counter = iter(range(10**6))
+
+        def ours() -> None:
+            n = next(counter)
+            proxy = directory / f"p{n}.json"
+            run([str(BIN / "packtivity-run"), "-b", "slurm", "--async",
+                 "--scheduler-option", f"begin={HOLD}", "-t", str(directory), "true.yml",
+                 "-w", str(directory / f"w{n}"), "-x", str(proxy)])  # fmt: skip
+            ids.append(json.loads(proxy.read_text())["proxydetails"]["native_id"])
+
+        theirs = median_seconds(lambda: ids.append(sbatch(script)), repeat)
+        mine = median_seconds(ours, repeat)
+    return Row(
+        "`packtivity-run -b slurm --async`, a trivial step", mine, "`sbatch` of a script",
+        theirs, "-", None,
+        note="one CLI process per submission: starting Python is most of the difference",
+    )  # fmt: skip
+
+
+def inprocess_submission(count: int) -> Row:
+    """``count`` submissions from one Python process (as yadage submits) against a loop of
+    ``count`` raw ``sbatch`` calls, and PSI/J alone for the same script."""
+    with scratch("api-submit") as directory, cancelled_afterwards() as ids:
+        script = raw_script(directory)
+        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",))
+        ids.append(backend.submit(TRIVIAL_SPEC, {}, state_in(directory, "warm"), None).native_id)
+
+        start = time.perf_counter()
+        for i in range(count):
+            proxy = backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), {"name": "b"})
+            ids.append(proxy.native_id)
+        ours = (time.perf_counter() - start) / count
+
+        start = time.perf_counter()
+        for _ in range(count):
+            ids.append(sbatch(script))
+        raw = (time.perf_counter() - start) / count
+
+        psij_alone = _psij_submissions(script, directory / "psij", count, ids)
+    return Row(
+        f"{count} submissions from one process (per job)", ours, "a loop of `sbatch`", raw,
+        "at most 1.5x", ours <= 1.5 * raw,
+        note=f"PSI/J alone: {psij_alone * 1000:.1f} ms, {psij_alone / raw:.2f}x",
+    )  # fmt: skip
+
+
+def _psij_submissions(script: Path, workdir: Path, count: int, ids: list[str]) -> float:
+    """Seconds per job for PSI/J's Slurm executor submitting ``script`` on its own."""
+    from psij import Job, JobAttributes, JobExecutor, JobSpec
+    from psij.executors.batch.batch_scheduler_executor import BatchSchedulerExecutorConfig
+
+    workdir.mkdir()
+    config = BatchSchedulerExecutorConfig(work_directory=workdir, initial_queue_polling_delay=10**8)
+    executor = JobExecutor.get_instance("slurm", config=config)
+    spec = JobSpec(
+        executable="/bin/sh",
+        arguments=[str(script)],
+        attributes=JobAttributes(custom_attributes={"slurm.begin": HOLD}),
+    )
+    start = time.perf_counter()
+    for _ in range(count):
+        job = Job(spec)
+        executor.submit(job)
+        ids.append(str(job.native_id))
+    return (time.perf_counter() - start) / count
+
+
+# ---- 5. status of many proxies ---------------------------------------------------------------
+
+
+def status_of_proxies(repeat: int, counts: tuple[int, ...] = (1, 100, 1000)) -> list[Row]:
+    """``packtivity-checkproxy`` of 1, 100, 1000 proxies of queued jobs: wall time, peak memory
+    and scheduler commands, against one raw ``squeue`` for the same jobs."""
+    rows = []
+    with scratch("status") as directory, cancelled_afterwards() as ids:
+        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",))
+        paths = []
+        for i in range(max(counts)):
+            proxy = backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), {"name": "s"})
+            ids.append(proxy.native_id)
+            paths.append(directory / f"p{i}.json")
+            paths[-1].write_text(json.dumps(proxy.json()))
+        for count in counts:
+            rows.append(
+                _checkproxy_row(f"{count} queued", paths[:count], ids[:count], directory, repeat)
+            )
+    return rows
+
+
+def _checkproxy_row(
+    label: str, paths: list[Path], ids: list[str], directory: Path, repeat: int
+) -> Row:
+    counting = CountingCommands(directory / "bin")
+    walls, peaks, commands = [], [], []
+    for _ in range(repeat):
+        wall, peak, log = counting.run([str(BIN / "packtivity-checkproxy"), *map(str, paths)])
+        walls.append(wall)
+        peaks.append(peak)
+        commands.append(len(log))
+    squeue = ["squeue", "--noheader", "--states=all", "--jobs=" + ",".join(ids)]
+    raw = median_seconds(lambda: run(squeue), repeat)
+    wall, peak, most = statistics.median(walls), max(peaks), max(commands)
+    met = wall < 2.0 and peak < 60 and most <= 2
+    return Row(
+        f"`packtivity-checkproxy` of {label} proxies", wall, "one `squeue` of those jobs", raw,
+        "under 2 s, 60 MiB, 2 scheduler commands", met,
+        note=f"peak {peak:.0f} MiB, {most} scheduler command{'s' if most != 1 else ''}",
+    )  # fmt: skip
+
+
+class CountingCommands:
+    """Runs a command with ``squeue``, ``sacct`` and ``scontrol`` on PATH replaced by wrappers
+    that log each call and run the real one: the scheduler commands are counted from outside."""
+
+    def __init__(self, bindir: Path) -> None:
+        bindir.mkdir(exist_ok=True)
+        self.log = bindir / "calls.log"
+        for command in ("squeue", "sacct", "scontrol"):
+            real = shutil.which(command)
+            wrapper = bindir / command
+            wrapper.write_text(f'#!/bin/sh\necho {command} >>{self.log}\nexec {real} "$@"\n')
+            wrapper.chmod(0o755)
+        self.env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+
+    def run(self, argv: list[str]) -> tuple[float, float, list[str]]:
+        """Wall seconds, peak memory (MiB) and the scheduler commands of one run of ``argv``."""
+        self.log.write_text("")
+        wall, peak, code = run_measured(argv, self.env)
+        if code not in (0, 1):  # 1: a step failed, which is a valid answer
+            raise RuntimeError(f"{argv[0]} failed ({code})")
+        return wall, peak, self.log.read_text().split()
+
+
+# ---- 6. throughput ---------------------------------------------------------------------------
+
+
+def throughput(count: int, repeat: int) -> list[Row]:
+    """``count`` trivial steps through Slurm, first submission to last result published, against
+    ``count`` raw ``sbatch`` jobs waited for with one ``squeue`` loop, and against submitit.
+    The finished proxies are then checked with ``packtivity-checkproxy`` (they publish)."""
+    del repeat  # each run is minutes of Slurm time: one run of each
+    with scratch("throughput") as directory, cancelled_afterwards() as ids:
+        script = raw_script(directory)
+        start = time.perf_counter()
+        raw_ids = [sbatch(script, hold=False) for _ in range(count)]
+        ids.extend(raw_ids)
+        wait_for_queue_to_empty(raw_ids)
+        raw = time.perf_counter() - start
+
+        backend = slurm_backend()
+        start = time.perf_counter()
+        proxies = [
+            backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), {"name": "t"})
+            for i in range(count)
+        ]
+        ids.extend(proxy.native_id for proxy in proxies)
+        pending = list(proxies)
+        while pending:
+            pending = [proxy for proxy in pending if not backend.ready(proxy)]
+            if pending:
+                time.sleep(0.2)
+        failed = [proxy.native_id for proxy in proxies if not backend.successful(proxy)]
+        if failed:
+            raise RuntimeError(f"benchmark jobs failed: {failed[:5]}")
+        for proxy in proxies:
+            backend.result(proxy)
+        ours = time.perf_counter() - start
+        commands = backend.poller.commands_run
+
+        submitit = _submitit_seconds(directory / "submitit", count)
+
+        paths = []
+        for i, proxy in enumerate(proxies):
+            paths.append(directory / f"p{i}.json")
+            paths[-1].write_text(json.dumps(proxy.json()))
+        finished = _checkproxy_row(
+            f"{count} finished", paths, [p.native_id for p in proxies], directory, 3
+        )
+    return [
+        Row(
+            f"{count} trivial steps, submitted to all published", ours,
+            "raw `sbatch` + one `squeue` loop", raw, "within 1.1x", ours <= 1.1 * raw,
+            note=f"{commands} scheduler commands in all",
+        ),
+        Row(
+            f"{count} trivial steps, submitted to all published", ours,
+            f"submitit {SUBMITIT.split('==')[1]}, one `submit` per job", submitit,
+            "faster", ours < submitit,
+        ),
+        finished,
+    ]  # fmt: skip
+
+
+def _submitit_seconds(folder: Path, count: int) -> float:
+    python = venv_bin(SUBMITIT, "python")
+    script = Path(__file__).resolve().parent / "submitit_jobs.py"
+    done = run([str(python), str(script), str(folder), str(count)])
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["total"])
+
+
+# ---- 7. SSH ----------------------------------------------------------------------------------
+
+
+def ssh_submission(count: int) -> Row:
+    """``count`` submissions through ``--ssh`` (one connection, its set-up included) against
+    ``ssh cluster sbatch ...`` with OpenSSH, a new connection each time."""
+    env = os.environ
+    shared = env["PACKTIVITY_TEST_SHARED_DIR"]
+    with scratch("ssh", base=shared) as directory, cancelled_afterwards() as ids:
+        home = directory / "home"
+        (home / ".ssh").mkdir(parents=True)
+        shutil.copy(env["PACKTIVITY_TEST_SSH_KNOWN_HOSTS"], home / ".ssh" / "known_hosts")
+        config = home / ".ssh" / "config"
+        config.write_text(
+            "Host benchcluster\n"
+            f"  HostName {env['PACKTIVITY_TEST_SSH_HOST']}\n"
+            f"  Port {env['PACKTIVITY_TEST_SSH_PORT']}\n  User {env['PACKTIVITY_TEST_SSH_USER']}\n"
+            f"  IdentityFile {env['PACKTIVITY_TEST_SSH_KEY']}\n"
+            f"  UserKnownHostsFile {home / '.ssh' / 'known_hosts'}\n  BatchMode yes\n"
+        )
+        script = raw_script(directory)
+        openssh = ["ssh", "-F", str(config), "benchcluster"]
+        start = time.perf_counter()
+        for _ in range(count):
+            ids.append(run([*openssh, *sbatch_argv(script)]).stdout.strip().split(";")[0])
+        raw = (time.perf_counter() - start) / count
+
+        previous_home = env["HOME"]
+        env["HOME"] = str(home)
+        try:
+            start = time.perf_counter()
+            backend = slurm_backend(ssh="benchcluster", scheduler_option=(f"begin={HOLD}",))
+            for i in range(count):
+                proxy = backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), None)
+                ids.append(proxy.native_id)
+            ours = (time.perf_counter() - start) / count
+        finally:
+            env["HOME"] = previous_home
+    return Row(
+        f"{count} submissions over SSH (per job)", ours, "`ssh cluster sbatch ...` (OpenSSH)",
+        raw, "faster", ours < raw,
+        note="one connection; its set-up is included",
+    )  # fmt: skip
