@@ -54,7 +54,21 @@ def start_waiting_run(tmp_path: Path, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
     )
+
+
+def communicate_or_dump(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``communicate``; a process that does not end in time is aborted and the test fails with
+    the stacks of all its threads (what it was stuck in), not just "timed out"."""
+    import signal
+
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        _, err = process.communicate(timeout=30)
+        pytest.fail(f"{process.args[0]} did not end within {timeout} s; its threads:\n{err}")
 
 
 def gone_from_queue(job_id: str, timeout: float = 90) -> None:
@@ -449,7 +463,7 @@ def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path
         time.sleep(0.2)
     time.sleep(1)  # submitted and waiting
     waiting.send_signal(signal.SIGINT)
-    _, err = waiting.communicate(timeout=30)
+    _, err = communicate_or_dump(waiting, timeout=30)
     assert waiting.returncode == 130, err
     assert "keeps running" in err and "packtivity-checkproxy saved.json" in err
     native_id = json.loads((tmp_path / "saved.json").read_text())["proxydetails"]["native_id"]
