@@ -55,7 +55,17 @@ def start_waiting_run(tmp_path: Path, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
+        preexec_fn=_ctrl_c_acts,
     )
+
+
+def _ctrl_c_acts() -> None:
+    """In the child, before exec: SIGINT back to its default.  A shell starts background jobs
+    (``./dev test &``) with SIGINT ignored; children inherit that, and Python then installs no
+    KeyboardInterrupt: the Ctrl-C test hung in exactly such a run."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def communicate_or_dump(process: subprocess.Popen, timeout: float) -> tuple[str, str]:
