@@ -17,6 +17,7 @@ Contract:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,8 +43,9 @@ def _fingerprint(path: str) -> list[Any]:
     return [path, stat.st_size, stat.st_mtime_ns]
 
 
+@functools.cache
 def _installation() -> list[Any]:
-    """What, besides the spec file, decides the loaded data."""
+    """What, besides the spec file, decides the loaded data (looked up once per process)."""
     schemas = find_spec("yadageschemas")
     origin = schemas.origin if schemas is not None and schemas.origin else ""
     here = os.path.dirname(os.path.abspath(__file__))
