@@ -31,7 +31,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
             slurm_cases.inprocess_submission(200),
         ],
         "status": lambda: slurm_cases.status_of_proxies(repeat),
-        "throughput": lambda: slurm_cases.throughput(200, repeat),
+        "throughput": lambda: slurm_cases.throughput(200),
         "ssh": lambda: [slurm_cases.ssh_submission(100)],
     }
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from .report import Row
-from .timing import command_seconds, median_seconds, run
+from .timing import command_seconds, fresh_command_seconds, median_seconds, run, scratch
 from .venvs import original_bin
 
 BIN = Path(sys.executable).parent
@@ -26,51 +25,44 @@ def cli_start(repeat: int) -> Row:
 
 def host_step(repeat: int) -> Row:
     """``examples/hello.yml`` in a fresh work directory each time, by both packages."""
-    scratch = Path(tempfile.mkdtemp(prefix="bench-host-"))
-    parameters = scratch / "parameters.yml"
-    parameters.write_text("name: bench\noutputfile: '{workdir}/hello.txt'\n")
+    with scratch("host") as directory:
+        parameters = directory / "parameters.yml"
+        parameters.write_text("name: bench\noutputfile: '{workdir}/hello.txt'\n")
 
-    def argv(script: Path) -> list[str]:
-        work = Path(tempfile.mkdtemp(dir=scratch))
-        return [str(script), "-t", str(EXAMPLES), "hello.yml", str(parameters), "-w", str(work)]
+        def argv(script: Path) -> list[str]:
+            work = tempfile.mkdtemp(dir=directory)
+            return [str(script), "-t", str(EXAMPLES), "hello.yml", str(parameters), "-w", work]
 
-    ours = command_seconds_fresh(lambda: argv(BIN / "packtivity-run"), repeat)
-    theirs = command_seconds_fresh(lambda: argv(original_bin("packtivity-run")), repeat)
-    shutil.rmtree(scratch, ignore_errors=True)
+        ours = fresh_command_seconds(lambda: argv(BIN / "packtivity-run"), repeat)
+        theirs = fresh_command_seconds(lambda: argv(original_bin("packtivity-run")), repeat)
     return Row(
         "a localproc-env step end to end (`examples/hello.yml`)", ours, "the original 0.17.1",
         theirs, "faster", ours < theirs,
     )  # fmt: skip
 
 
-def command_seconds_fresh(make_argv, repeat: int) -> float:
-    """Like :func:`command_seconds`, with new arguments (a new work directory) each run."""
-    return median_seconds(lambda: run(make_argv()), repeat)
-
-
 def container_overhead(repeat: int, image: Path) -> list[Row]:
     """A docker-encapsulated ``true`` step against ``apptainer exec IMAGE true``: through the
     CLI (a new process, as from a shell), and through the Python API (as yadage runs steps)."""
-    scratch = Path(tempfile.mkdtemp(prefix="bench-container-"))
-    spec = scratch / "true.yml"
-    spec.write_text(
-        "process: {process_type: string-interpolated-cmd, cmd: 'true'}\n"
-        f"environment: {{environment_type: docker-encapsulated, image: '{image}'}}\n"
-        "publisher: {publisher_type: constant-pub, publish: {}}\n"
-    )
+    with scratch("container") as directory:
+        spec = directory / "true.yml"
+        spec.write_text(
+            "process: {process_type: string-interpolated-cmd, cmd: 'true'}\n"
+            f"environment: {{environment_type: docker-encapsulated, image: '{image}'}}\n"
+            "publisher: {publisher_type: constant-pub, publish: {}}\n"
+        )
 
-    def cli_argv() -> list[str]:
-        work = tempfile.mkdtemp(dir=scratch)
-        return [str(BIN / "packtivity-run"), "-t", str(scratch), "true.yml", "-w", work]
+        def cli_argv() -> list[str]:
+            work = tempfile.mkdtemp(dir=directory)
+            return [str(BIN / "packtivity-run"), "-t", str(directory), "true.yml", "-w", work]
 
-    raw = command_seconds(["apptainer", "exec", str(image), "true"], repeat)
-    ours = command_seconds_fresh(cli_argv, repeat)
-    cold = median_seconds(
-        lambda: run(cli_argv(), env={"XDG_CACHE_HOME": tempfile.mkdtemp(dir=scratch)}), repeat
-    )
-    cli = command_seconds([str(BIN / "packtivity-run"), "--help"], repeat)
-    api = median_seconds(_api_step(spec), repeat)
-    shutil.rmtree(scratch, ignore_errors=True)
+        raw = command_seconds(["apptainer", "exec", str(image), "true"], repeat)
+        ours = fresh_command_seconds(cli_argv, repeat)
+        cold = median_seconds(  # a new, empty spec cache each run
+            lambda: run(cli_argv(), {"XDG_CACHE_HOME": tempfile.mkdtemp(dir=directory)}), repeat
+        )
+        cli = command_seconds([str(BIN / "packtivity-run"), "--help"], repeat)
+        api = median_seconds(_api_step(spec), repeat)
     return [
         Row(
             "a docker-encapsulated `true` step, `packtivity-run`", ours,

@@ -14,7 +14,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import Row
-from .timing import median_seconds, run, run_measured
+from .timing import median_seconds, run, run_measured, scratch
 from .venvs import SUBMITIT, venv_bin
 
 BIN = Path(sys.executable).parent
@@ -38,17 +37,6 @@ TRIVIAL_SPEC: dict[str, Any] = {
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def scratch(prefix: str, base: str | None = None) -> Iterator[Path]:
-    """A directory every user of the test cluster can write; removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-", dir=base))
-    directory.chmod(0o777)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextmanager
@@ -227,7 +215,7 @@ class CountingCommands:
             wrapper = bindir / command
             wrapper.write_text(f'#!/bin/sh\necho {command} >>{self.log}\nexec {real} "$@"\n')
             wrapper.chmod(0o755)
-        self.env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+        self.env = {"PATH": f"{bindir}:{os.environ['PATH']}"}
 
     def run(self, argv: list[str]) -> tuple[float, float, list[str]]:
         """Wall seconds, peak memory (MiB) and the scheduler commands of one run of ``argv``."""
@@ -241,11 +229,11 @@ class CountingCommands:
 # ---- 6. throughput ---------------------------------------------------------------------------
 
 
-def throughput(count: int, repeat: int) -> list[Row]:
+def throughput(count: int) -> list[Row]:
     """``count`` trivial steps through Slurm, first submission to last result published, against
     ``count`` raw ``sbatch`` jobs waited for with one ``squeue`` loop, and against submitit.
-    The finished proxies are then checked with ``packtivity-checkproxy`` (they publish)."""
-    del repeat  # each run is minutes of Slurm time: one run of each
+    The finished proxies are then checked with ``packtivity-checkproxy`` (they publish).
+    Each run is minutes of Slurm time: one run of each."""
     with scratch("throughput") as directory, cancelled_afterwards() as ids:
         script = raw_script(directory)
         start = time.perf_counter()
