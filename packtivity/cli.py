@@ -19,7 +19,14 @@ from typing import Any, Callable, Optional, TypeVar
 
 import click
 
-from .errors import BadInput, PacktivityError, ParameterError, ProxyError, StateError
+from .errors import (
+    BadInput,
+    PacktivityError,
+    ParameterError,
+    ProxyError,
+    SpecContentError,
+    StateError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("packtivity.cli")
@@ -496,13 +503,21 @@ def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
 def validatecli(
     spec: str, toplevel: Optional[str], schemasource: Optional[str], schemaname: str, show: bool
 ) -> None:
-    """Check that SPEC is a valid packtivity; exit 2 with the reason if it is not."""
+    """Check that SPEC is a valid packtivity.
+
+    Exit codes, as linters have them: 0 valid; 1 not valid (not YAML, not a mapping, or not
+    matching the schema: the reason is printed); 2 could not be checked (a file that cannot be
+    found or read, a remote spec that cannot be fetched, bad usage).
+    """
     from . import spec as specmodule
 
     setup_logging("ERROR")
     if schemaname != specmodule.SCHEMA_NAME:
         specmodule.SCHEMA_NAME = schemaname
-    loaded = specmodule.load_spec(spec, toplevel, schemasource, validate=True)
+    try:
+        loaded = specmodule.load_spec(spec, toplevel, schemasource, validate=True)
+    except SpecContentError as error:
+        _fail(str(error), 1)
     if show:
         click.echo(json.dumps(loaded, indent=2))
     else:

@@ -5,6 +5,13 @@ SSH target) is a :class:`BadInput` (exit 2); a step that ran and failed is a :cl
 (exit 1).  The CLI prints ``str(error)`` as one line and exits with ``error.exit_code``; any other
 exception is a bug and keeps its traceback.
 
+Callers of the original packtivity catch what it raised, so each error here is also an instance
+of the original's exception for the same case: every one is a ``RuntimeError`` (a failed step, an
+unknown backend or proxy, a container that cannot run), a :class:`StateError` is also a
+``TypeError`` (the original's unknown state type), a :class:`ParameterError` also a ``KeyError``
+(a template naming a missing parameter), and an invalid spec is also a
+``jsonschema.ValidationError`` (:class:`packtivity.spec_invalid.SpecInvalid`).
+
 All errors pickle cleanly (they cross process boundaries in the multiproc backend).
 """
 
@@ -13,8 +20,9 @@ from __future__ import annotations
 from typing import Any, Optional
 
 
-class PacktivityError(Exception):
-    """Base class: a problem packtivity can explain in one line."""
+class PacktivityError(RuntimeError):
+    """Base class: a problem packtivity can explain in one line (a ``RuntimeError``, as the
+    original raised for nearly everything)."""
 
     exit_code = 1
 
@@ -39,12 +47,18 @@ class SpecError(BadInput):
     """A packtivity spec could not be loaded or is not valid."""
 
 
-class ParameterError(BadInput):
-    """Parameters are malformed or a template refers to a missing one."""
+class SpecContentError(SpecError):
+    """A spec that was read and is not a valid packtivity: not YAML, not a mapping, or not
+    matching the schema (``packtivity-validate`` answers this with exit 1, not 2)."""
 
 
-class StateError(BadInput):
-    """A state description is malformed."""
+class ParameterError(BadInput, KeyError):
+    """Parameters are malformed or a template refers to a missing one (the original's
+    ``str.format`` raised ``KeyError``)."""
+
+
+class StateError(BadInput, TypeError):
+    """A state description is malformed (the original raised ``TypeError``)."""
 
 
 class BackendError(BadInput):

@@ -12,7 +12,9 @@ Differences from the original, on purpose:
   original serialised lazy ``JsonRef`` proxies that the default-filling validator had skipped, so
   e.g. ``par_mounts`` was missing at run time: ``KeyError``).
 * Every failure is a :class:`~packtivity.errors.SpecError` with one line that says what and where
-  (the JSON path of the offending field for schema errors).
+  (the JSON path of the offending field for schema errors); a spec that does not validate is a
+  :class:`~packtivity.spec_invalid.SpecInvalid`, also a ``jsonschema.ValidationError`` as the
+  original raised.
 * ``github:`` and ``from-github/`` resolve against ``PACKTIVITY_GITHUB_RAW_URL`` and
   ``PACKTIVITY_FROMGITHUB_URL`` when set (mirrors, tests on 127.0.0.1).
 """
@@ -26,7 +28,7 @@ import socket
 from typing import Any, Optional
 
 from . import speccache
-from .errors import SpecError
+from .errors import SpecContentError, SpecError
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +103,11 @@ def _diagnose_local_source(toplevel: str, spec: str) -> None:
             document = yaml.safe_load(handle)
     except yaml.YAMLError as error:
         problem = " ".join(str(error).split())
-        raise SpecError(f"spec file '{path}' is not valid YAML: {problem}") from None
+        raise SpecContentError(f"spec file '{path}' is not valid YAML: {problem}") from None
     except OSError:
         return
     if "#" not in spec and not isinstance(document, dict):
-        raise SpecError(
+        raise SpecContentError(
             f"spec '{spec}' is not a mapping (got {type(document).__name__}); "
             "a packtivity spec has 'process', 'environment' and 'publisher'"
         )
@@ -151,7 +153,7 @@ def _unknown_type_error(error: Any) -> Any:
 
 
 def _schema_error_line(error: Any) -> str:
-    error = _pick_alternative(error)
+    """``at /json/path: what is wrong`` of an error picked by :func:`_pick_alternative`."""
     path = "/" + "/".join(str(p) for p in error.absolute_path)
     message = error.message
     if len(message) > 300:
@@ -215,7 +217,7 @@ def load_spec(
         raise SpecError(f"cannot load spec '{where}'{detail}") from error
 
     if not isinstance(data, dict):
-        raise SpecError(
+        raise SpecContentError(
             f"spec '{spec}' is not a mapping (got {type(data).__name__}); "
             "a packtivity spec has 'process', 'environment' and 'publisher'"
         )
@@ -232,7 +234,12 @@ def load_spec(
         validator = jsonschema.Draft4Validator(schema, resolver=resolver)
         error = jsonschema.exceptions.best_match(validator.iter_errors(data))
         if error is not None:
-            raise SpecError(f"invalid packtivity spec '{spec}' {_schema_error_line(error)}")
+            from .spec_invalid import SpecInvalid
+
+            picked = _pick_alternative(error)
+            raise SpecInvalid(
+                f"invalid packtivity spec '{spec}' {_schema_error_line(picked)}", picked
+            )
         if cachekey:
             speccache.store(cachekey, data)
     return data

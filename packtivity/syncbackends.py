@@ -3,8 +3,8 @@
 The pipeline, each step a function the original exposed under the same name:
 ``finalize_inputs`` (wrap and contextualise parameters) -> ``build_job`` (process template ->
 job) -> ``build_env`` (environment template -> environment) -> ``run_in_env`` (execute) ->
-``publish`` (result).  ``prepublish`` computes the result before running where the publisher
-allows it; it is always identical to what ``publish`` gives after the run.
+``publish`` (result).  ``prepublish`` computes the result before running where it cannot
+depend on what the step writes; it is then identical to what ``publish`` gives after the run.
 """
 
 from __future__ import annotations
@@ -153,11 +153,17 @@ def finalize_outputs(pubdata: Any) -> Any:
 
 
 def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig) -> Any:
-    """The result before the step runs, or None where it depends on what the step writes.
+    """The result before the step runs, or None where it may depend on what the step writes.
 
-    ``frompar-pub`` and ``constant-pub`` always prepublish; ``interpolated-pub`` and
-    ``fromparjq-pub`` when no glob is needed (or there is no read-write directory to glob in).
+    Whatever it returns is what :func:`publish` gives after the run (yadage stops a workflow
+    whose prepublished and actual results differ).  ``frompar-pub`` and ``constant-pub`` always
+    prepublish; ``interpolated-pub`` and ``fromparjq-pub`` as in the original (no glob needed,
+    or no read-write directory to glob in), except that a ``fromparjq-pub`` leaf that would
+    become a path once that file exists (``tryExact``) is not prepublished while a step that
+    runs a process could still create it.  A pure publishing step writes nothing, so its
+    result is known now.
     """
+    from .handlers.publisher_handlers import fromparjq_waits_for_files
     from .statecontexts.posixfs_context import LocalFSState
 
     parameters, state = finalize_inputs(parameters, state)
@@ -165,12 +171,20 @@ def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: p
     pub_type = pub["publisher_type"]
     if pub_type in ("frompar-pub", "constant-pub"):
         return publish(pub, parameters, state, pack_config)
-    if pub_type in ("interpolated-pub", "fromparjq-pub"):
-        if not state:
-            return publish(pub, parameters, state, pack_config)
-        if type(state) is LocalFSState and (not pub.get("glob", False) or not state.readwrite):
-            return publish(pub, parameters, state, pack_config)
-    return None
+    if pub_type not in ("interpolated-pub", "fromparjq-pub"):
+        return None
+    if not state:
+        return publish(pub, parameters, state, pack_config)
+    if type(state) is not LocalFSState or (pub.get("glob", False) and state.readwrite):
+        return None
+    writes_files = bool(spec.get("process") and spec.get("environment"))
+    if (
+        pub_type == "fromparjq-pub"
+        and writes_files
+        and fromparjq_waits_for_files(pub, parameters, state)
+    ):
+        return None
+    return publish(pub, parameters, state, pack_config)
 
 
 def check_inputs(

@@ -215,12 +215,14 @@ class TypedLeafs:
         return TypedLeafs(result, self.leafmodel, idleafs=True)
 
     def leafs(self) -> Iterator[Tuple[Any, Any]]:
+        """``(JsonPointer, value)`` of every leaf: scalars, and typed objects as a whole (their
+        JSON is not walked into), as the original gave them."""
         import jsonpointer
 
         typed = self.typed()
         if not isinstance(typed, (list, dict)):
             yield jsonpointer.JsonPointer(""), typed
             return
-        for parts in scalar_paths(self._jsonable):
+        for parts in scalar_paths(self.typed(idleafs=True)):
             pointer = jsonpointer.JsonPointer.from_parts(parts)
             yield pointer, pointer.get(typed)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, assert_one_line_error_any
 
 
 def packtivity_run(cli, specs: Path, *args: str):
@@ -109,7 +109,22 @@ def test_invalid_spec_names_json_path(cli, tmp_path: Path) -> None:
     assert_one_line_error(
         cli("packtivity-run", "bad.yml"), "at /process: 'cmd' is a required property"
     )
-    assert_one_line_error(cli("packtivity-validate", "bad.yml"), "at /process")
+    validated = cli("packtivity-validate", "bad.yml")
+    assert validated.returncode == 1  # the answer to the question asked: not valid
+    assert_one_line_error_any(validated, "at /process")
+
+
+def test_validate_exit_codes_are_a_linters(cli, tmp_path: Path) -> None:
+    """0 valid, 1 not valid (schema, YAML, shape), 2 could not check (missing file, usage);
+    the original's own CLI test asserts 1 for an invalid spec."""
+    (tmp_path / "notyaml.yml").write_text("process: [\n")
+    (tmp_path / "list.yml").write_text("- a\n")
+    for name in ("notyaml.yml", "list.yml"):
+        result = cli("packtivity-validate", name)
+        assert result.returncode == 1, (name, result.stderr)
+        assert_one_line_error_any(result, name)
+    assert_one_line_error(cli("packtivity-validate", "missing.yml"), "does not exist")
+    assert cli("packtivity-validate").returncode == 2  # usage
 
 
 def test_validate_show(cli, specs: Path) -> None:

@@ -166,28 +166,83 @@ def test_fromparjq_pub(workdir: Path) -> None:
     }
 
 
+def test_fromparjq_pub_keeps_values_that_name_no_file(workdir: Path) -> None:
+    """As the original: with relative_paths + tryExact (yadage's init step) a leaf becomes a
+    path only when that file exists; strings, URLs and globs that match nothing stay as given.
+    Before the fix every relative string was joined to the work directory ('/.../init/value')."""
+    (workdir / "data.root").write_text("")
+    pub = {
+        "publisher_type": "fromparjq-pub",
+        "script": ".",
+        "tryExact": True,
+        "glob": False,
+        "relative_paths": True,
+    }
+    params = {
+        "par": "value",
+        "url": "https://example.org/f.root",
+        "xrootd": "root://eospublic.cern.ch//eos/f.root",
+        "local": "data.root",
+        "absolute": "/nonexistent/x",
+        "n": 3,
+    }
+    assert _publish(pub, params, workdir) == {**params, "local": f"{workdir}/data.root"}
+    # glob: matches replace the leaf; no match keeps the value as given, not the joined path
+    pub.update(glob=True, tryExact=False)
+    assert _publish(pub, {"g": "*.root", "none": "*.txt"}, workdir) == {
+        "g": [f"{workdir}/data.root"],
+        "none": "*.txt",
+    }
+
+
 @pytest.mark.parametrize("relative_paths", [True, False])
-def test_prepublish_equals_postrun_for_fromparjq(
-    specs: Path, workdir: Path, relative_paths: bool
-) -> None:
-    """The original prepublished 'out.txt' but published '/abs/out.txt' once the file existed
-    (tryExact + relative_paths); yadage fails a workflow when the two differ."""
+def test_prepublish_never_differs_from_postrun(workdir: Path, relative_paths: bool) -> None:
+    """A step that creates the file it publishes: the original prepublished 'out.txt' and
+    published '/abs/out.txt' after the run (tryExact), and yadage stops a workflow when the two
+    differ.  Prepublishing now declines while a leaf could still become a path."""
     spec = {
         "process": {"process_type": "string-interpolated-cmd", "cmd": "touch {dir}/{name}"},
         "environment": {"environment_type": "localproc-env"},
         "publisher": {
             "publisher_type": "fromparjq-pub",
-            "script": "{out: .name}",
+            "script": "{out: .name, url: .url}",
             "tryExact": True,
             "glob": False,
             "relative_paths": relative_paths,
         },
     }
     state = LocalFSState([str(workdir)])
-    params = {"name": "out.txt", "dir": "{workdir}"}
+    params = {"name": "out.txt", "dir": "{workdir}", "url": "https://example.org/x"}
     before = prepublish(spec, params, state, packconfig())
-    after = packtivity.pack_object(spec)(params, state)
-    assert before is not None and before.json() == after.json()
+    after = packtivity.pack_object(spec)(params, state).json()
+    assert before is None
+    expected_out = f"{workdir}/out.txt" if relative_paths else "out.txt"
+    assert after == {"out": expected_out, "url": "https://example.org/x"}
+    # run again: out.txt exists now, but the URL still names no file the step could not create
+    assert prepublish(spec, params, state, packconfig()) is None
+    spec["publisher"]["script"] = "{out: .name}"
+    again = prepublish(spec, params, state, packconfig())
+    if relative_paths:
+        assert again is not None and again.json() == {"out": f"{workdir}/out.txt"}
+
+
+def test_prepublish_of_a_pure_publishing_step_is_its_result(workdir: Path) -> None:
+    """yadage's init step (no process): nothing will be written, so the result is known now,
+    with strings and URLs as given."""
+    spec = {
+        "process": None,
+        "environment": None,
+        "publisher": {
+            "publisher_type": "fromparjq-pub",
+            "script": ".",
+            "tryExact": True,
+            "glob": False,
+            "relative_paths": True,
+        },
+    }
+    params = {"par": "value", "url": "https://example.org/f.root"}
+    before = prepublish(spec, params, LocalFSState([str(workdir)]), packconfig())
+    assert before is not None and before.json() == params
 
 
 def test_prepublish_refuses_when_glob_needed(workdir: Path) -> None:

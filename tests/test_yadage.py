@@ -76,7 +76,9 @@ def test_glob_over_init_directory_feeds_scatter(tmp_path: Path, backend: str) ->
 
 
 def test_failing_step_fails_the_workflow(tmp_path: Path) -> None:
-    r = yadage_run(tmp_path, "mapreduce.yml", "foregroundasync", "-p", "items=[1, notanumber]")
+    # '2 +' is a shell arithmetic syntax error in the square step ('notanumber' would be an
+    # unset shell variable: 0, a success)
+    r = yadage_run(tmp_path, "mapreduce.yml", "foregroundasync", "-p", "items=[1, '2 +']")
     assert r.returncode != 0
     assert not (tmp_path / "work" / "reduce" / "total.txt").exists()
 

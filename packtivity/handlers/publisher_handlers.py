@@ -1,9 +1,9 @@
 """Publishers: turn parameters and the files a step produced into the step's JSON result.
 
-Glob results are sorted.  ``**`` matches any number of directories.  Where a publisher can be
-evaluated before the step runs (see :func:`packtivity.syncbackends.prepublish`), it returns
-exactly what it returns after the run: no result depends on whether a file exists yet, except
-through an explicit ``glob``.
+Glob results are sorted.  ``**`` matches any number of directories.  What each publisher
+publishes is what the original packtivity published for the same spec, parameters and files
+(yadage's workflows were written against it); :func:`packtivity.syncbackends.prepublish`
+declines to publish early where the result could depend on files the step has yet to write.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any
+from typing import Any, Optional
 
 import click
 
@@ -91,39 +91,70 @@ def fromyaml_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state:
         raise StepFailed(f"fromyaml-pub: '{path}' is not valid YAML: {error}") from None
 
 
+def _fromparjq_base(state: Any) -> Optional[str]:
+    """The directory fromparjq-pub resolves leaves against: the first read-write directory, or
+    the only read-only one; None when there is no such directory (leaves are kept as they are)."""
+    if not state:
+        return None
+    if state.readwrite:
+        return str(state.readwrite[0])
+    if state.readonly and len(state.readonly) == 1:
+        return str(state.readonly[0])
+    return None
+
+
+def _fromparjq_candidate(publisher_spec: dict[str, Any], value: str, base: str) -> str:
+    """The path a string leaf is tried as: joined to ``base`` with ``relative_paths``."""
+    if publisher_spec.get("relative_paths") and not os.path.isabs(value):
+        return os.path.join(base, value)
+    return value
+
+
 @publisher("fromparjq-pub")
 def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
-    """A jq script over the parameters; string leaves may be resolved against the work dir.
+    """A jq script over the parameters; string leaves may become paths, as in the original.
 
-    With ``relative_paths``, relative string leaves are joined to the work directory.  With
-    ``glob``, each leaf is globbed (a list of sorted matches replaces it when there are any),
-    except that with ``tryExact`` an existing exact path is kept as it is.  Without ``glob``
-    the result does not depend on which files exist, so prepublishing gives the same result.
+    Each string leaf is tried as a path (joined to the work directory with ``relative_paths``):
+    with ``tryExact`` (the default) an existing path replaces the leaf; otherwise, with
+    ``glob``, its sorted matches replace it when there are any.  A leaf that names no existing
+    file -- a plain string, a URL, a number written as text -- is published unchanged.  So the
+    result depends on which files exist; :func:`fromparjq_waits_for_files` tells prepublishing
+    when a step could still create one.
     """
     result = parameters.jq(publisher_spec.get("script", "."))
-    if not state:
+    base = _fromparjq_base(state)
+    if base is None:
         return result
-    if state.readwrite:
-        globdir = state.readwrite[0]
-    elif len(state.readonly) == 1:
-        globdir = state.readonly[0]
-    else:
-        return result
+    host = host_of(state)
     for pointer, value in list(result.leafs()):
         if not isinstance(value, str):
             continue
-        searchval = value
-        if publisher_spec.get("relative_paths") and not os.path.isabs(searchval):
-            searchval = os.path.join(globdir, value)
-        newvalue: Any = searchval
-        if publisher_spec.get("glob") and not (
-            publisher_spec.get("tryExact", True) and host_of(state).exists(searchval)
-        ):
-            globbed = sorted_glob(searchval, state)
-            newvalue = globbed if globbed else searchval
+        candidate = _fromparjq_candidate(publisher_spec, value, base)
+        newvalue: Any = value
+        if publisher_spec.get("tryExact", True) and host.exists(candidate):
+            newvalue = candidate
+        elif publisher_spec.get("glob"):
+            newvalue = sorted_glob(candidate, state) or value
         if newvalue != value:
             result.replace(pointer, newvalue)
     return result
+
+
+def fromparjq_waits_for_files(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> bool:
+    """Whether a fromparjq-pub result could still change when the step writes files: a string
+    leaf that ``tryExact`` or ``glob`` would resolve names no existing path yet."""
+    if not (publisher_spec.get("tryExact", True) or publisher_spec.get("glob")):
+        return False
+    base = _fromparjq_base(state)
+    if base is None:
+        return False
+    host = host_of(state)
+    result = parameters.jq(publisher_spec.get("script", "."))
+    return any(
+        isinstance(value, str)
+        and not host.exists(_fromparjq_candidate(publisher_spec, value, base))
+        for _, value in result.leafs()
+    )
 
 
 @publisher("fromglob-pub")
