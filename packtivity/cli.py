@@ -27,6 +27,7 @@ from .errors import (
     SpecContentError,
     StateError,
 )
+from .utils import one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("packtivity.cli")
@@ -97,7 +98,7 @@ def read_yaml_mapping(path: str, what: str, error_class: type[BadInput]) -> dict
     except OSError as error:
         raise error_class(f"cannot read {what} '{path}': {error.strerror}") from None
     except yaml.YAMLError as error:
-        problem = " ".join(str(error).split())
+        problem = one_line(error)
         raise error_class(f"{what} '{path}' is not valid YAML: {problem}") from None
     if data is None:
         return {}

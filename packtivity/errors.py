@@ -61,6 +61,12 @@ class StateError(BadInput, TypeError):
     """A state description is malformed (the original raised ``TypeError``)."""
 
 
+class JqError(BadInput, ValueError):
+    """A jq script of the spec (a publisher's ``script``, a ``par_mounts`` entry's
+    ``jqscript``) does not compile or fails on the parameters (the original let jq's
+    ``ValueError`` through)."""
+
+
 class BackendError(BadInput):
     """An unknown backend name or bad backend options."""
 

@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from . import speccache
 from .errors import SpecContentError, SpecError
+from .utils import one_line
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def _diagnose_local_source(toplevel: str, spec: str) -> None:
         with open(path) as handle:
             document = yaml.safe_load(handle)
     except yaml.YAMLError as error:
-        problem = " ".join(str(error).split())
+        problem = one_line(error)
         raise SpecContentError(f"spec file '{path}' is not valid YAML: {problem}") from None
     except OSError:
         return

@@ -30,6 +30,11 @@ def handler_decorator() -> Tuple[Registry, Callable[..., Callable[[Callable[...,
     return handlers, decorator
 
 
+def one_line(message: Any) -> str:
+    """A message (an exception, a library's multi-line text) folded onto one line."""
+    return " ".join(str(message).split())
+
+
 def mkdir_p(path: str) -> None:
     """``mkdir -p``."""
     os.makedirs(path, exist_ok=True)

@@ -455,6 +455,80 @@ def test_unknown_spec_resource_lists_the_known(cli, tmp_path: Path) -> None:
     assert_one_line_error(r, "unknown resource 'cpu'", "cpus", "slurm_partition")
 
 
+def test_reana_resources_are_understood_or_ignored(caplog) -> None:
+    """REANA's resource lists (kubernetes_*, htcondor_*, compute_backend, ...) are valid specs:
+    what applies is used, the rest is said at INFO and ignored; a misspelling of ours is not.
+    Before the fix: 'unknown resource 'kubernetes_memory_limit' in the spec's resources'."""
+    import logging
+
+    from packtivity.batch.resources import Resources, from_spec
+    from packtivity.errors import BackendError
+
+    environment = {
+        "resources": [
+            {"kubernetes_memory_limit": "64Mi"},
+            {"kubernetes_uid": 500},
+            {"compute_backend": "htcondorcern"},
+            {"htcondor_max_runtime": "espresso"},
+            {"htcondor_accounting_group": "group_u_ATLAS"},
+            {"unpacked_img": True},
+            {"voms_proxy": True},
+            {"rucio": True},
+            {"c4p_cpu_cores": 2},
+            {"kerberos": False},
+            {"slurm_partition": "long"},
+            {"slurm_time": "60"},
+            "CVMFS",
+        ]
+    }
+    with caplog.at_level(logging.INFO, logger="packtivity.batch.resources"):
+        resources = Resources().merged(from_spec(environment), "the spec's resources")
+    assert (resources.queue, resources.walltime) == ("long", "60")
+    assert resources.memory_bytes() == 64 * 1024**2
+    ignored = caplog.text
+    for name in ("kubernetes_uid", "compute_backend", "htcondor_max_runtime", "voms_proxy"):
+        assert f"ignoring resource {name}=" in ignored
+    # the spec's own memory wins over the Kubernetes limit
+    both = {"resources": [{"kubernetes_memory_limit": "64Mi"}, {"memory": "1G"}]}
+    assert Resources().merged(from_spec(both), "spec").memory_bytes() == 1024**3
+    with pytest.raises(BackendError, match="unknown resource 'slurm_partiton'"):
+        Resources().merged(from_spec({"resources": [{"slurm_partiton": "x"}]}), "spec")
+
+
+def test_reana_spec_shows_a_slurm_script_unedited(cli, tmp_path: Path) -> None:
+    """A step with the resources of REANA's ATLAS RECAST demo (reanahub/reana-demo-atlas-recast,
+    workflow/steps.yml and steps-htcondorcern.yml) gives a Slurm script: 64Mi from
+    kubernetes_memory_limit, the rest ignored."""
+    spec = host_spec("echo {dxaod_file} > recast_inputs.txt")
+    spec["environment"] = {
+        "environment_type": "docker-encapsulated",
+        "resources": [
+            {"kubernetes_memory_limit": "64Mi"},
+            {"kubernetes_uid": 500},
+            {"compute_backend": "htcondorcern"},
+        ],
+    }
+    spec["environment"]["image"] = str(tmp_path / "x.sif")
+    (tmp_path / "x.sif").write_bytes(b"not really an image: nothing runs")
+    r = run(
+        cli,
+        tmp_path,
+        spec,
+        "-b",
+        "slurm",
+        "--show-script",
+        "-v",
+        "INFO",
+        "-p",
+        "dxaod_file=https://example.org/recast/signal.root",
+        "-w",
+        str(tmp_path / "w"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "#SBATCH --mem=65536K" in r.stdout  # 64 MiB
+    assert "ignoring resource kubernetes_uid=500" in r.stderr
+
+
 def test_batch_flags_need_a_batch_backend(cli, tmp_path: Path) -> None:
     from conftest import assert_one_line_error
 

@@ -286,3 +286,29 @@ def test_util_pubtest(cli, specs: Path, tmp_path: Path) -> None:
     r = cli("packtivity-util", "pubtest", "-t", str(specs), "steps.yml#/glob", "-w", "w")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == {"files": [f"{tmp_path}/w/a.txt", f"{tmp_path}/w/b.txt"]}
+
+
+def test_failing_jq_script_is_one_line_naming_it(cli, tmp_path: Path) -> None:
+    """A par_mounts jq script that fails on the parameters ('Cannot iterate over string') and
+    a publisher's jq script that does not compile are bad input: exit 2, one line naming the
+    par_mount or publisher and jq's message (before: 'unexpected ValueError', exit 1)."""
+    (tmp_path / "image.sif").write_text("")
+    (tmp_path / "mount.yml").write_text(
+        "process: {process_type: string-interpolated-cmd, cmd: 'cat /etc/conf.json'}\n"
+        "environment:\n"
+        "  environment_type: docker-encapsulated\n"
+        f"  image: {tmp_path}/image.sif\n"
+        "  par_mounts: [{jqscript: '.items[]', mountpath: /etc/conf.json}]\n"
+        "publisher: {publisher_type: constant-pub, publish: {}}\n"
+    )
+    result = cli("packtivity-run", "mount.yml", "-p", "items=abc", "-w", str(tmp_path / "w"))
+    assert result.returncode == 2
+    assert_one_line_error_any(
+        result, "par_mounts[0] (mountpath /etc/conf.json)", "'.items[]'", "Cannot iterate over"
+    )
+    (tmp_path / "pub.yml").write_text(
+        "process: null\nenvironment: null\n"
+        "publisher: {publisher_type: fromparjq-pub, script: '{a: .x'}\n"
+    )
+    result = cli("packtivity-run", "pub.yml", "-p", "x=1", "-w", str(tmp_path / "w"))
+    assert_one_line_error(result, "fromparjq-pub: jq script '{a: .x'", "compile")

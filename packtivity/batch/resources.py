@@ -11,13 +11,14 @@
          from-laptop: {ssh: mycluster, queue: short}
 
 2. the spec environment's ``resources`` entries (``{cpus: 4}``, REANA's ``{slurm_partition:
-   x}`` and ``{slurm_time: "60"}``);
+   x}``, ``{slurm_time: "60"}`` and ``{kubernetes_memory_limit: 4Gi}``; see :func:`from_spec`);
 3. CLI flags ``--cpus --memory --walltime --gpus --queue --account --reservation
    --scheduler-option NAME=VALUE`` (yadage's ``-k`` options use the same names).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -27,6 +28,8 @@ from typing import Any, Optional
 import yaml
 
 from ..errors import BackendError, SpecError
+
+log = logging.getLogger(__name__)
 
 #: resource names and the field each one sets (REANA's Slurm names included)
 NAMES = {
@@ -183,8 +186,17 @@ def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:
 
 
 def from_spec(environment: Optional[dict[str, Any]]) -> dict[str, Any]:
-    """The scheduler resources among a spec environment's ``resources`` entries."""
+    """The scheduler resources among a spec environment's ``resources`` entries.
+
+    REANA's names are understood: ``slurm_partition`` and ``slurm_time`` as queue and walltime,
+    ``kubernetes_memory_limit`` as the memory request when the spec names no ``memory`` (a
+    Kubernetes limit is what the step was seen to fit in, and Slurm or PBS enforce a request as
+    a limit too); its other names, and any name of another backend's namespace (``kubernetes_*``,
+    ``htcondor_*``, ``c4p_*``), are logged at INFO and ignored.  Any other unknown name is an
+    error (:meth:`Resources.merged`), so a misspelled name of ours is never silently dropped.
+    """
     values: dict[str, Any] = {}
+    kubernetes_memory = None
     for entry in (environment or {}).get("resources") or []:
         if isinstance(entry, str):
             if entry not in CONTAINER_RESOURCES:
@@ -194,8 +206,39 @@ def from_spec(environment: Optional[dict[str, Any]]) -> dict[str, Any]:
         if not isinstance(entry, dict):
             raise SpecError(f"a spec resource must be a name or a mapping, got {entry!r}")
         for name, value in entry.items():
-            if name not in CONTAINER_RESOURCES and name != "gpus":
-                values[name] = value
+            if name == "kubernetes_memory_limit":
+                kubernetes_memory = value
             elif name in ("gpu", "gpus"):
                 values["gpus"] = value
+            elif name in CONTAINER_RESOURCES:
+                continue
+            elif is_foreign(name):
+                log.info("ignoring resource %s=%r: it is for another compute backend", name, value)
+            else:
+                values[name] = value
+    if kubernetes_memory is not None:
+        if "memory" in values:
+            log.info(
+                "ignoring kubernetes_memory_limit: the spec asks for memory=%s", values["memory"]
+            )
+        else:
+            log.info("memory request %s from the spec's kubernetes_memory_limit", kubernetes_memory)
+            values["memory"] = kubernetes_memory
     return values
+
+
+#: REANA's resource names for its other compute backends and services, which mean nothing to a
+#: Slurm or PBS job (``kerberos`` is a container resource here; ``slurm_*`` are in NAMES)
+REANA_FOREIGN = (
+    "compute_backend",
+    "unpacked_img",
+    "voms_proxy",
+    "rucio",
+)
+#: name prefixes of other backends' resources (REANA: Kubernetes, HTCondor, CERN's C4P)
+FOREIGN_PREFIXES = ("kubernetes_", "htcondor_", "c4p_")
+
+
+def is_foreign(name: str) -> bool:
+    """Whether a resource name belongs to another compute backend (ignored, not an error)."""
+    return name in REANA_FOREIGN or name.startswith(FOREIGN_PREFIXES)

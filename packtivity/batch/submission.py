@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import BadInput
 from ..hosts import Host, local_host
 from ..jobscript import JobBody
+from ..utils import one_line
 from .psij_host import PSIJ_HOME, host_routed_executor, staging_directory
 from .resources import Resources
 from .scheduler import SchedulerAdapter, is_transient
@@ -145,7 +146,7 @@ def submit(
                     _remove_staged_script(executor, job)
             break
         except SubmitException as error:
-            message = " ".join(str(error).split())
+            message = one_line(error)
             if attempt < SUBMIT_ATTEMPTS and is_transient(message):
                 log.warning("submission attempt %s failed (%s); retrying", attempt, message)
                 time.sleep(delay)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..utils import handler_decorator
+from ..errors import JqError
+from ..utils import handler_decorator, one_line
 
 handlers, environment = handler_decorator()
 
@@ -17,9 +18,15 @@ def docker(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dic
 
     prepared = copy.deepcopy(environment_spec)
     jsonpars = parameters.json()
-    for mount in prepared.get("par_mounts", []):
+    for index, mount in enumerate(prepared.get("par_mounts", [])):
         script = mount.pop("jqscript")
-        mount["mountcontent"] = jq.compile(script).input(jsonpars).text()
+        try:
+            mount["mountcontent"] = jq.compile(script).input(jsonpars).text()
+        except ValueError as error:
+            raise JqError(
+                f"par_mounts[{index}] (mountpath {mount.get('mountpath')}): jq script "
+                f"{script!r} failed on the parameters: {one_line(error)}"
+            ) from None
     if prepared.get("workdir") is not None and state is not None:
         prepared["workdir"] = state.contextualize_value(prepared["workdir"])
     return prepared

@@ -48,7 +48,7 @@ def _metadir(state: Any) -> Iterator[str]:
 
 
 def run_job_body(
-    exec_config: Any, body: JobBody, host: Host, log: logging.Logger, logfile: Optional[str]
+    body: JobBody, host: Host, log: logging.Logger, logfile: Optional[str], dry_run: bool
 ) -> Optional[RunRecord]:
     """Write the job body on ``host``, run it there now, and return its run record.
 
@@ -57,7 +57,7 @@ def run_job_body(
     and returns None.
     """
     log.info("step command line: cd %s && %s", body.cwd, body.command_line)
-    if exec_config.dry_run():
+    if dry_run:
         stdin = " (script on stdin)" if body.stdin is not None else ""
         click.echo(
             f"dry run: would run: cd {shlex.quote(body.cwd)} && {body.command_line}{stdin}",
@@ -98,14 +98,16 @@ def _run_step(
     state: Any,
     metadata: dict[str, Any],
     make_body: Callable[[str, logging.Logger], JobBody],
+    dry_run: bool,
 ) -> None:
-    """Build a step's job body with ``make_body(metadir, log)`` and run it here, now."""
+    """Build a step's job body with ``make_body(metadir, log)`` and run it here, now (or, in a
+    dry run, print its command line)."""
     with logutils.setup_logging_topic(exec_config, metadata, state, "step", True) as log:
         assert log is not None
         with _metadir(state) as metadir:
             body = make_body(metadir, log)
             logfile = logutils.topic_logfile(state, metadata, "run")
-            run_job_body(exec_config, body, local_host(), log, logfile)
+            run_job_body(body, local_host(), log, logfile, dry_run)
 
 
 @executor("localproc-env")
@@ -124,7 +126,9 @@ def localproc_env(
         log.info("running on the host in %s: %s", workdir, describe_job(job))
         return host_job_body(job, workdir, metadir, metadata["name"])
 
-    _run_step(exec_config, state, metadata, make_body)
+    # A dry run (PACKTIVITY_DRYRUN) runs host steps, as the original did: later steps publish
+    # from what they write (fromyaml-pub), so a workflow's dry run could not proceed without.
+    _run_step(exec_config, state, metadata, make_body, dry_run=False)
 
 
 @executor("noop-env")
@@ -177,7 +181,7 @@ def docker_enc_handler(
         log.info("running in %s: %s", environment["image"], describe_job(job))
         return body
 
-    _run_step(exec_config, state, metadata, make_body)
+    _run_step(exec_config, state, metadata, make_body, dry_run=exec_config.dry_run())
 
 
 def container_job_body(

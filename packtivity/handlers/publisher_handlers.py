@@ -15,10 +15,10 @@ from typing import Any, Optional
 
 import click
 
-from ..errors import StepFailed
+from ..errors import JqError, StepFailed
 from ..hosts import Host, local_host
 from ..interpolation import interpolate
-from ..utils import handler_decorator, leaf_iterator
+from ..utils import handler_decorator, leaf_iterator, one_line
 
 handlers, publisher = handler_decorator()
 
@@ -91,6 +91,17 @@ def fromyaml_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state:
         raise StepFailed(f"fromyaml-pub: '{path}' is not valid YAML: {error}") from None
 
 
+def _jq(publisher_spec: dict[str, Any], parameters: Any) -> Any:
+    """The publisher's jq ``script`` over the parameters; a failing script is a JqError."""
+    script = publisher_spec.get("script", ".")
+    try:
+        return parameters.jq(script)
+    except ValueError as error:
+        raise JqError(
+            f"fromparjq-pub: jq script {script!r} failed on the parameters: {one_line(error)}"
+        ) from None
+
+
 def _fromparjq_base(state: Any) -> Optional[str]:
     """The directory fromparjq-pub resolves leaves against: the first read-write directory, or
     the only read-only one; None when there is no such directory (leaves are kept as they are)."""
@@ -121,7 +132,7 @@ def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -
     result depends on which files exist; :func:`fromparjq_waits_for_files` tells prepublishing
     when a step could still create one.
     """
-    result = parameters.jq(publisher_spec.get("script", "."))
+    result = _jq(publisher_spec, parameters)
     base = _fromparjq_base(state)
     if base is None:
         return result
@@ -149,7 +160,7 @@ def fromparjq_waits_for_files(publisher_spec: dict[str, Any], parameters: Any, s
     if base is None:
         return False
     host = host_of(state)
-    result = parameters.jq(publisher_spec.get("script", "."))
+    result = _jq(publisher_spec, parameters)
     return any(
         isinstance(value, str)
         and not host.exists(_fromparjq_candidate(publisher_spec, value, base))

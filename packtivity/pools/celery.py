@@ -102,9 +102,10 @@ class CeleryProxy(PacktivityProxyBase):
 
     saveable = True
 
-    def __init__(self, task_id: str, datamodel: Any = None, broker: Optional[str] = None) -> None:
+    def __init__(self, task_id: Any, datamodel: Any = None, broker: Optional[str] = None) -> None:
+        """``task_id`` is the task's id, or (the original's signature) its ``AsyncResult``."""
         super().__init__()
-        self.task_id = task_id
+        self.task_id = str(getattr(task_id, "task_id", task_id))
         self.datamodel = datamodel
         #: the broker it was sent to, without a password
         self.broker = broker
