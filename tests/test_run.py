@@ -259,3 +259,45 @@ def test_prepublish_refuses_when_glob_needed(workdir: Path) -> None:
     assert prepublish(spec, {}, LocalFSState([str(workdir)]), packconfig()) is None
     spec["publisher"] = {"publisher_type": "fromglob-pub", "globexpression": "*", "outputkey": "k"}
     assert prepublish(spec, {}, LocalFSState([str(workdir)]), packconfig()) is None
+
+
+def test_errors_are_what_the_original_raised(tmp_path: Path, workdir: Path) -> None:
+    """yadage, REANA and the original's tests catch the original's exception types: a failed
+    step and an unknown backend are RuntimeError, an invalid spec a jsonschema ValidationError,
+    an unknown state type a TypeError, a template naming a missing parameter a KeyError.  The
+    messages stay packtivity's one line; the errors still pickle (multiproc)."""
+    import pickle
+
+    import jsonschema
+
+    from packtivity.backendutils import backend_from_string
+    from packtivity.errors import BackendError, SpecError, StateError
+    from packtivity.statecontexts import load_state
+
+    failing = {
+        "process": {"process_type": "string-interpolated-cmd", "cmd": "exit 3"},
+        "environment": {"environment_type": "localproc-env"},
+        "publisher": {"publisher_type": "constant-pub", "publish": {}},
+    }
+    with pytest.raises(RuntimeError) as failed:
+        packtivity.pack_object(failing)({}, LocalFSState([str(workdir)]))
+    assert isinstance(failed.value, StepFailed) and "exit code 3" in str(failed.value)
+
+    with pytest.raises(RuntimeError) as unknown:
+        backend_from_string("nosuchbackend")
+    assert isinstance(unknown.value, BackendError)
+
+    (tmp_path / "bad.yml").write_text("process: {process_type: string-interpolated-cmd}\n")
+    with pytest.raises(jsonschema.ValidationError) as invalid:
+        load_packtivity("bad.yml", toplevel=str(tmp_path))
+    assert isinstance(invalid.value, SpecError) and str(invalid.value).count("\n") == 0
+    assert str(pickle.loads(pickle.dumps(invalid.value))) == str(invalid.value)
+
+    with pytest.raises(TypeError) as state_error:
+        load_state({"state_type": "nosuchstate"})
+    assert isinstance(state_error.value, StateError)
+
+    missing = dict(failing, process={"process_type": "string-interpolated-cmd", "cmd": "{x}"})
+    with pytest.raises(KeyError) as key_error:
+        packtivity.pack_object(missing)({}, LocalFSState([str(workdir)]))
+    assert isinstance(key_error.value, ParameterError) and "'{x}'" in str(key_error.value)

@@ -98,3 +98,20 @@ def test_map_reduce_in_containers(apptainer, tmp_path: Path, monkeypatch, backen
     assert (tmp_path / "work" / "reduce" / "total.txt").read_text() == "14\n"
     record = (tmp_path / "work" / "map_0" / "_packtivity").glob("*.run.json")
     assert '"runtime": "apptainer"' in next(record).read_text()
+
+
+def test_dry_run_of_a_workflow_whose_host_step_feeds_a_publisher(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """PACKTIVITY_DRYRUN runs host steps, as the original did, so that a later step can be
+    given what a fromyaml-pub read from their output; container steps only print their command
+    line (before: the host step was skipped too and the workflow failed reading config.yml)."""
+    monkeypatch.setenv("PACKTIVITY_DRYRUN", "1")
+    (tmp_path / "busybox.sif").write_text("a dry run runs no container: any file will do\n")
+    (tmp_path / "images.yml").write_text(f"busybox:1.36: {tmp_path / 'busybox.sif'}\n")
+    monkeypatch.setenv("PACKTIVITY_APPTAINER_IMAGE_MAP", str(tmp_path / "images.yml"))
+    r = yadage_run(tmp_path, "dryrun.yml", "foregroundasync", "-p", "events=3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path / "work" / "configure" / "config.yml").read_text() == "nevents: 3\n"
+    assert "dry run: would run: cd " in r.stderr and "seq 3 >" in r.stderr
+    assert not (tmp_path / "work" / "generate" / "events.txt").exists()
