@@ -109,9 +109,7 @@ def test_string_url_and_path_inputs_publish_as_the_original(tmp_path: Path, back
     ]
 
 
-def test_string_url_and_path_inputs_publish_as_the_original_on_slurm(
-    slurm, tmp_path: Path
-) -> None:
+def test_string_url_and_path_inputs_publish_as_the_original_on_slurm(slurm, tmp_path: Path) -> None:
     """The same workflow with every step a Slurm job gives the original's results."""
     original, this = run_both(
         tmp_path, WORKFLOWS, "inputs.yml", "slurm", *sum((["-p", i] for i in INPUTS), []),
