@@ -38,6 +38,19 @@ def test_typed_leaves_round_trip() -> None:
     assert TypedLeafs.fromJSON(data.json(), {"leafmodel": MODEL}).json() == data.json()
 
 
+def test_typed_objects_are_leafs() -> None:
+    """As in the original (which walked ``paths(scalars)`` of the id-leafed form): a typed object
+    is one leaf, so leafs(), asrefs() and pointers into it work on typed data (before the fix:
+    JsonPointerException, 'Document Point does not support indexing')."""
+    data = TypedLeafs({"p": {"$type": "point", "x": 1, "y": 2}, "n": [1, {"q": 3}]}, MODEL)
+    leafs = dict((pointer.path, value) for pointer, value in data.leafs())
+    assert sorted(leafs) == ["/n/0", "/n/1/q", "/p"]
+    assert isinstance(leafs["/p"], Point) and leafs["/p"].x == 1
+    assert isinstance(data.jsonpointer("/p"), Point)
+    assert isinstance(data.resolve_ref(jsonpointer.JsonPointer("/p")), Point)
+    assert data.asrefs()["p"] == jsonpointer.JsonPointer("/p")
+
+
 def test_b64json_leaves_are_decoded() -> None:
     encoded = "b64json://" + base64.b64encode(json.dumps({"a": [1, 2]}).encode()).decode()
     assert TypedLeafs({"v": encoded}).json() == {"v": {"a": [1, 2]}}
