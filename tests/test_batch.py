@@ -623,3 +623,39 @@ def test_work_directory_with_shell_characters_on_slurm(slurm, cli, tmp_path: Pat
     assert c.returncode == 0, c.stderr
     assert (workdir / "here.txt").read_text() == f"{workdir}\n"
     assert not marker.exists()
+
+
+def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
+    cli, tmp_path: Path
+) -> None:
+    """``-b local --async`` returns while the step still runs (before the fix it waited for the
+    step's end: the job body held PSI/J's launcher pipe, fd 3), and the job survives the
+    submitter's whole session being killed.  The speed is a benchmark row, not asserted here."""
+    import signal
+
+    write_spec(
+        tmp_path, "step.yml", host_spec("sleep 6; echo done > o.txt", {"o": "{workdir}/o.txt"})
+    )
+    submitter = subprocess.Popen(
+        [str(BIN / "packtivity-run"), "-t", str(tmp_path), "step.yml", "-b", "local",
+         "--async", "-x", str(tmp_path / "proxy.json"), "-w", str(tmp_path / "w")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own session: the test may kill all of it, and only it
+    )  # fmt: skip
+    out, err = submitter.communicate(timeout=60)
+    assert submitter.returncode == 0, err
+    status = check(cli, tmp_path, "proxy.json")
+    assert status.returncode == 0 and "running" in status.stdout, status.stdout
+    job_pid = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]["native_id"]
+    job_session = Path(f"/proc/{job_pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
+    assert job_session == job_pid != str(submitter.pid)  # a session of its own
+    try:
+        os.killpg(submitter.pid, signal.SIGKILL)  # the submitter's session, as a closed terminal
+    except ProcessLookupError:
+        pass  # nothing of it is left, which is the same
+    done = check(cli, tmp_path, "--wait", "proxy.json")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "w" / "o.txt").read_text() == "done\n"

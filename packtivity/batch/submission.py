@@ -35,7 +35,14 @@ PARKED = 10**8
 SUBMIT_ATTEMPTS = 5
 #: runs job body $0 detached from the submitting process, writes its PID to $1 (-b local); not
 #: PSI/J's stdout_path, which its launcher uses unquoted (a path with a space breaks it)
-DETACH = 'setsid sh "$0" </dev/null >/dev/null 2>&1 & echo $! >"$1"'
+#: ``-b local``: start the job body in a session of its own and print its PID into a file.  Every
+#: inherited descriptor is closed, not only 0-2: PSI/J's launcher holds fd 3 (a pipe to its log
+#: writer, whose stderr is PSI/J's output pipe), and a job body keeping it open made PSI/J -- and
+#: so ``--async`` -- wait until the step ended.
+DETACH = (
+    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & '
+    'echo $! >"$1"'
+)
 
 _executors: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
