@@ -40,6 +40,13 @@ def _fail(message: str, exit_code: int) -> None:
     sys.exit(exit_code)
 
 
+def version_option(func: F) -> F:
+    """``--version``: this package's version (no metadata look-up: it costs start-up time)."""
+    from . import __version__
+
+    return click.version_option(__version__, "-V", "--version", prog_name="packtivity")(func)
+
+
 def handle_errors(func: F) -> F:
     """Turn packtivity's errors into one message and their exit code (traceback only at DEBUG)."""
 
@@ -378,6 +385,7 @@ BATCH_FLAGS = (
     default=False,
     help="Batch: print the job script that would be submitted, and submit nothing.",
 )
+@version_option
 @handle_errors
 def runcli(
     asyncwait: bool,
@@ -500,6 +508,7 @@ def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
     show_default=True,
     help="Print the loaded spec (defaults filled in) as JSON.",
 )
+@version_option
 @handle_errors
 def validatecli(
     spec: str, toplevel: Optional[str], schemasource: Optional[str], schemaname: str, show: bool
@@ -550,6 +559,7 @@ def read_proxy_file(path: str) -> Any:
 )
 @click.option("--cancel", is_flag=True, default=False, help="Cancel the steps' jobs.")
 @click.option("-v", "--verbosity", default="ERROR", show_default=True, help="Log level.")
+@version_option
 @handle_errors
 def checkproxy(
     proxyfiles: tuple[str, ...],
@@ -622,6 +632,7 @@ def checkproxy(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
 def utilcli() -> None:
     """Tools for writing packtivities."""
 
@@ -692,3 +703,16 @@ def shell(backend: str, **options: Any) -> None:
         host.write_text(path, content)
     click.echo(f"packtivity: {shlex.join(argv)}", err=True)
     sys.exit(subprocess.call(argv, cwd=workdir))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@version_option
+def main() -> None:
+    """packtivity: run packaged activities (``python -m packtivity COMMAND``, where the console
+    scripts packtivity-run, -validate, -checkproxy and -util are not on the PATH)."""
+
+
+main.add_command(runcli, "run")
+main.add_command(validatecli, "validate")
+main.add_command(checkproxy, "checkproxy")
+main.add_command(utilcli, "util")

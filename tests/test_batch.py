@@ -631,6 +631,7 @@ def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
     """``-b local --async`` returns while the step still runs (before the fix it waited for the
     step's end: the job body held PSI/J's launcher pipe, fd 3), and the job survives the
     submitter's whole session being killed.  The speed is a benchmark row, not asserted here."""
+    import contextlib
     import signal
 
     write_spec(
@@ -652,10 +653,9 @@ def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
     job_pid = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]["native_id"]
     job_session = Path(f"/proc/{job_pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
     assert job_session == job_pid != str(submitter.pid)  # a session of its own
-    try:
-        os.killpg(submitter.pid, signal.SIGKILL)  # the submitter's session, as a closed terminal
-    except ProcessLookupError:
-        pass  # nothing of it is left, which is the same
+    # the submitter's session, as a closed terminal would (nothing of it left is the same)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(submitter.pid, signal.SIGKILL)
     done = check(cli, tmp_path, "--wait", "proxy.json")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "w" / "o.txt").read_text() == "done\n"

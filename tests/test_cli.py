@@ -312,3 +312,25 @@ def test_failing_jq_script_is_one_line_naming_it(cli, tmp_path: Path) -> None:
     )
     result = cli("packtivity-run", "pub.yml", "-p", "x=1", "-w", str(tmp_path / "w"))
     assert_one_line_error(result, "fromparjq-pub: jq script '{a: .x'", "compile")
+
+
+def test_every_command_has_version(cli) -> None:
+    """``--version`` (and ``-V``) on every command and ``python -m packtivity``, the installed
+    distribution's version (one source: packtivity.__version__)."""
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    expected = f"packtivity, version {version('packtivity')}"
+    for command in ("packtivity-run", "packtivity-validate", "packtivity-checkproxy"):
+        result = cli(command, "--version")
+        assert (result.returncode, result.stdout.strip()) == (0, expected), command
+    assert cli("packtivity-util", "-V").stdout.strip() == expected
+    module = subprocess.run(
+        [sys.executable, "-m", "packtivity", "--version"], capture_output=True, text=True
+    )
+    assert module.stdout.strip() == expected
+    helped = subprocess.run(
+        [sys.executable, "-m", "packtivity", "validate", "--help"], capture_output=True, text=True
+    )
+    assert helped.returncode == 0 and "python -m packtivity validate" in helped.stdout

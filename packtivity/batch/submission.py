@@ -40,8 +40,7 @@ SUBMIT_ATTEMPTS = 5
 #: writer, whose stderr is PSI/J's output pipe), and a job body keeping it open made PSI/J -- and
 #: so ``--async`` -- wait until the step ended.
 DETACH = (
-    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & '
-    'echo $! >"$1"'
+    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & echo $! >"$1"'
 )
 
 _executors: dict[tuple[str, str], Any] = {}
