@@ -456,7 +456,9 @@ def runcli(
         if not asyncwait:
             proxydata = proxy.json()
             _write_output(proxyfile, proxydata)
-            click.echo(f"proxy-json {_dump(proxydata)}")
+            click.echo(f"proxy written to {proxyfile}: check it with 'packtivity-checkproxy "
+                       f"{shlex.quote(proxyfile)}'", err=True)  # fmt: skip
+            click.echo(_dump(proxydata))  # stdout: the proxy's JSON, nothing else
             return
         result = _wait_for_one(chosen, proxy, proxyfile)
     click.echo(_dump(result.json()))
@@ -613,7 +615,7 @@ def checkproxy(
             failed = True
         report[path] = entry
     if as_json:
-        click.echo(_dump(report if len(items) > 1 else report[proxyfiles[0]]))
+        click.echo(_dump(json_report(report, statuses)))
     else:
         for path, entry in report.items():
             prefix = f"{path}: " if len(items) > 1 else ""
@@ -629,6 +631,37 @@ def checkproxy(
                 click.echo(f"{prefix}{label}: {entry['message']}")
     if failed:
         sys.exit(1)
+
+
+#: the version of ``packtivity-checkproxy --json``'s output
+CHECKPROXY_FORMAT = "packtivity-checkproxy/1"
+
+
+def json_report(report: dict[str, dict[str, Any]], statuses: dict[str, Any]) -> dict[str, Any]:
+    """``packtivity-checkproxy --json``: one shape for any number of proxies::
+
+        {"format": "packtivity-checkproxy/1",
+         "steps": [{"proxy": PATH, "status": STATE, "finished": BOOL, "succeeded": BOOL,
+                    "exit_code": INT|null, "message": STR|null, "result": JSON|null}, ...]}
+
+    in the order the proxies were given.  New keys may be added within a format version; a
+    change to these is a new version.
+    """
+    steps = []
+    for path, entry in report.items():
+        status = statuses[path]
+        steps.append(
+            {
+                "proxy": path,
+                "status": entry["status"],
+                "finished": bool(status.finished),
+                "succeeded": bool(status.succeeded),
+                "exit_code": entry["exit_code"],
+                "message": entry.get("message"),
+                "result": entry.get("result"),
+            }
+        )
+    return {"format": CHECKPROXY_FORMAT, "steps": steps}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,8 +2,9 @@
 
 Contract: every problem that is the user's input (spec, parameters, state, proxy, backend name,
 SSH target) is a :class:`BadInput` (exit 2); a step that ran and failed is a :class:`StepFailed`
-(exit 1).  The CLI prints ``str(error)`` as one line and exits with ``error.exit_code``; any other
-exception is a bug and keeps its traceback.
+(exit 1); a host, scheduler, broker or container runtime that cannot be reached or used is an
+:class:`InfrastructureError` (exit 3); Ctrl-C is exit 130.  The CLI prints ``str(error)`` as one
+line and exits with ``error.exit_code``; any other exception is a bug and keeps its traceback.
 
 Callers of the original packtivity catch what it raised, so each error here is also an instance
 of the original's exception for the same case: every one is a ``RuntimeError`` (a failed step, an
@@ -102,14 +103,18 @@ def _rebuild(cls: type, state: dict[str, Any]) -> PacktivityError:
     return error
 
 
-class HostUnreachable(PacktivityError):
+class InfrastructureError(PacktivityError):
+    """The machinery around a step failed, not the step and not the input: a host, scheduler,
+    broker or container runtime could not be reached or used.  Exit 3: the step may not have
+    run; trying again later, or on a machine that has what is missing, may work."""
+
+    exit_code = 3
+
+
+class HostUnreachable(InfrastructureError):
     """A host or service cannot be reached, or the connection to it was lost (may be temporary):
     an SSH host, a Celery broker, an IPython Parallel controller.  Waiting asks again later."""
 
-    exit_code = 1
 
-
-class ContainerRuntimeError(PacktivityError):
+class ContainerRuntimeError(InfrastructureError):
     """No usable container runtime, or an image that cannot be had."""
-
-    exit_code = 1

@@ -36,8 +36,8 @@ def check(cli, tmp_path: Path, *args: str, timeout=180):
     return cli("packtivity-checkproxy", *args, cwd=tmp_path, timeout=timeout)
 
 
-def start_waiting_run(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """``packtivity-run -b slurm`` of ``tmp_path/step.yml`` in ``tmp_path/w``, left waiting."""
+def start_waiting_run(tmp_path: Path, *args: str, backend: str = "slurm") -> subprocess.Popen:
+    """``packtivity-run -b BACKEND`` of ``tmp_path/step.yml`` in ``tmp_path/w``, left waiting."""
     return subprocess.Popen(
         [
             str(BIN / "packtivity-run"),
@@ -45,7 +45,7 @@ def start_waiting_run(tmp_path: Path, *args: str) -> subprocess.Popen:
             str(tmp_path),
             "step.yml",
             "-b",
-            "slurm",
+            backend,
             *args,
             "-w",
             str(tmp_path / "w"),
@@ -244,7 +244,7 @@ def test_async_proxy_checked_after_the_job_left_the_queue_twice(
     for _ in range(2):
         c = check(cli, tmp_path, "--json", "p.json", "-o", "res.json")
         assert c.returncode == 0, c.stderr
-        report = json.loads(c.stdout)
+        (report,) = json.loads(c.stdout)["steps"]
         assert report["status"] == "succeeded" and report["result"] == {
             "out": f"{tmp_path}/w/o.txt"
         }
@@ -328,7 +328,8 @@ def test_fifty_proxies_cost_one_or_two_status_commands(slurm, cli, tmp_path: Pat
         )
         assert c.returncode == 0, c.stderr
         report = json.loads(c.stdout)
-        assert len(report) == 50
+        assert report["format"] == "packtivity-checkproxy/1"
+        assert [step["proxy"] for step in report["steps"]] == [f"p{i}.json" for i in range(50)]
         calls = (tmp_path / "calls.log").read_text().split()
         assert 1 <= len(calls) <= 2, calls
     finally:
@@ -566,6 +567,29 @@ def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path
         assert c.returncode == 0 and "ready: False" in c.stdout
     finally:
         subprocess.run(["scancel", native_id], capture_output=True)
+
+
+def test_ctrl_c_while_waiting_on_a_local_job_saves_the_proxy(cli, tmp_path: Path) -> None:
+    """As on Slurm: Ctrl-C leaves the ``-b local`` job running, writes its proxy and says how to
+    check it (before the fix: 'Error: interrupted', exit 130, and no proxy)."""
+    import signal
+
+    write_spec(tmp_path, "step.yml", host_spec("sleep 30"))
+    waiting = start_waiting_run(tmp_path, "-x", "saved.json", backend="local")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob("w/_packtivity/*.pid")):
+        time.sleep(0.2)
+    time.sleep(1)  # started and waiting
+    waiting.send_signal(signal.SIGINT)
+    _, err = communicate_or_dump(waiting, timeout=30)
+    assert waiting.returncode == 130, err
+    assert "keeps running" in err and "packtivity-checkproxy saved.json" in err
+    try:
+        c = check(cli, tmp_path, "saved.json")
+        assert c.returncode == 0 and "status: running" in c.stdout, c.stdout
+    finally:
+        cancelled = check(cli, tmp_path, "--cancel", "saved.json")
+        assert "cancel requested" in cancelled.stderr
 
 
 @pytest.mark.parametrize("backend", ["slurm", "pbs"])

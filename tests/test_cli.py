@@ -152,7 +152,9 @@ def test_async_proxy_then_checkproxy(cli, specs: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     proxy = json.loads((tmp_path / "p.json").read_text())
-    assert proxy["proxyname"] == "ForegroundProxy" and r.stdout.startswith("proxy-json ")
+    assert proxy["proxyname"] == "ForegroundProxy"
+    assert json.loads(r.stdout) == proxy  # stdout is the proxy's JSON; the label is on stderr
+    assert "proxy written to p.json" in r.stderr
     for _ in range(2):  # any number of checks give the same answer
         c = cli("packtivity-checkproxy", "p.json", "-o", "res.json")
         assert c.returncode == 0, c.stderr

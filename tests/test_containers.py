@@ -367,7 +367,7 @@ def test_resources_bind_credentials_cvmfs_and_grid_proxy(apptainer, cli, tmp_pat
     missing = run_step(
         cli, tmp_path, spec, "-w", str(work), env={**env, "PACKTIVITY_AUTH_LOCATION": "/no/auth"}
     )
-    assert missing.returncode == 1
+    assert missing.returncode == 3
     assert_one_line_error_any(missing, "auth location /no/auth does not exist")
 
 
@@ -543,7 +543,7 @@ def test_failed_pull_is_one_clear_line(registry, cli, tmp_path: Path) -> None:
         imagetag="no-such-tag",
     )
     result = run_step(cli, tmp_path, spec, "-w", str(tmp_path / "w"))
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert_one_line_error_any(result, "could not pull docker://")
     assert "no-such-tag" in result.stderr
     leftovers = Path(os.environ["PACKTIVITY_APPTAINER_CACHEDIR"]).iterdir()

@@ -292,7 +292,7 @@ def test_celery_container_step_async_then_checkproxy_from_new_processes(
     assert f"Task packtivity.run[{task_id(proxy)}] succeeded" in celery_worker.log_text()
     again = check(cli, "--json", str(proxy))
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["result"] == {"out": f"{work}/o.txt"}
+    assert json.loads(again.stdout)["steps"][0]["result"] == {"out": f"{work}/o.txt"}
 
 
 def test_celery_failing_step_reports_exit_code_and_output(celery_env, cli, tmp_path: Path) -> None:
@@ -374,8 +374,9 @@ def test_celery_whole_worker_killed_mid_task_is_failed_for_good(
     assert "doomed@" in c.stdout and "no longer answers" in c.stdout
     again = check(cli, "--json", str(proxy))
     assert again.returncode == 1
-    assert json.loads(again.stdout)["status"] == "failed"
-    assert "no longer answers" in json.loads(again.stdout)["message"]
+    (step,) = json.loads(again.stdout)["steps"]
+    assert step["status"] == "failed" and not step["succeeded"] and step["finished"]
+    assert "no longer answers" in step["message"]
 
 
 def test_celery_unknown_task_and_unreachable_broker(own_broker, cli, tmp_path: Path) -> None:
@@ -387,10 +388,10 @@ def test_celery_unknown_task_and_unreachable_broker(own_broker, cli, tmp_path: P
     closed = {"PACKTIVITY_CELERY_REDIS_BROKER": "redis://127.0.0.1:1/0"}
     write_spec(tmp_path, "step.yml", host_spec("true"))
     r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "celery", env=closed)
-    assert r.returncode == 1
+    assert r.returncode == 3  # infrastructure: not the step's fault, not bad input
     assert_one_line_error_any(r, "cannot reach the Celery broker at redis://127.0.0.1:1")
     bad = check(cli, str(tmp_path / "made-up.json"), env=closed)
-    assert bad.returncode == 1 and "cannot reach the Celery broker" in bad.stderr
+    assert bad.returncode == 3 and "cannot reach the Celery broker" in bad.stderr
     not_a_url = {"PACKTIVITY_CELERY_REDIS_BROKER": "localhost"}
     r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "celery", env=not_a_url)
     assert_one_line_error(r, "must be a URL like redis://host:6379/0, got 'localhost'")
@@ -535,7 +536,7 @@ def test_ipcluster_async_then_checkproxy_from_new_processes(ipcluster, cli, tmp_
     assert waited.returncode == 0, waited.stderr
     assert f'result: {{"out": "{work}/o.txt"}}' in waited.stdout
     again = check(cli, "--json", str(proxy))
-    assert json.loads(again.stdout)["result"] == {"out": f"{work}/o.txt"}
+    assert json.loads(again.stdout)["steps"][0]["result"] == {"out": f"{work}/o.txt"}
 
 
 def test_ipcluster_failing_step_reports_exit_code_and_output(
@@ -586,7 +587,7 @@ def test_ipcluster_engine_killed_mid_task_is_failed(cli, tmp_path: Path) -> None
         cluster.stop()
     # the controller is gone now: checking says so in one line, and does not guess
     gone = check(cli, str(proxy))
-    assert gone.returncode == 1
+    assert gone.returncode == 3
     assert "cannot reach the IPython Parallel controller" in gone.stderr or (
         "does not exist" in gone.stderr
     )
@@ -603,7 +604,7 @@ def test_ipcluster_not_running_is_one_clear_line(cli, tmp_path: Path) -> None:
         "ipcluster",
         env={"IPYTHONDIR": str(tmp_path / "no-ipython")},
     )
-    assert r.returncode == 1
+    assert r.returncode == 3
     assert_one_line_error_any(r, "no IPython Parallel cluster", "ipcluster start")
 
 
