@@ -34,12 +34,14 @@ class pack_object:
         waitperiod: float = 0.01,
         timeout: float = 43200,
         datamodel: Any = None,
+        metadata: Optional[dict[str, Any]] = None,
     ) -> Any:
         """Run (sync) or submit (async) the packtivity.
 
         Sync: returns the result.  Async: returns the proxy, or with ``asyncwait`` polls
         ``ready`` (starting at ``waitperiod`` seconds, backing off to 1 s) and returns the
         result, raising the step's error if it failed and ``TimeoutError`` after ``timeout``.
+        ``metadata`` (default ``{"name": "packtivity"}``; not in the original) names the step.
         """
         from . import datamodel as default_datamodel
         from .syncbackends import defaultsyncbackend
@@ -47,8 +49,13 @@ class pack_object:
         datamodel = datamodel or default_datamodel
         parameters = datamodel.create(parameters, state.datamodel if state else None)
         if not asyncbackend:
-            return (syncbackend or defaultsyncbackend()).run(self.spec, parameters, state)
-        proxy = asyncbackend.submit(self.spec, parameters, state, metadata={"name": "packtivity"})
+            syncbackend = syncbackend or defaultsyncbackend()
+            if metadata is None:  # a plugin's sync backend may not take metadata
+                return syncbackend.run(self.spec, parameters, state)
+            return syncbackend.run(self.spec, parameters, state, metadata)
+        proxy = asyncbackend.submit(
+            self.spec, parameters, state, metadata=metadata or {"name": "packtivity"}
+        )
         if not asyncwait:
             return proxy
         return wait_for_result(asyncbackend, proxy, waitperiod, timeout)

@@ -385,6 +385,15 @@ BATCH_FLAGS = (
     default=False,
     help="Batch: print the job script that would be submitted, and submit nothing.",
 )
+@click.option(
+    "--name",
+    "step_name",
+    default="packtivity",
+    show_default=True,
+    metavar="NAME",
+    help="Name of the step: its files in <workdir>/_packtivity/ are NAME-<run id>.*, and so is "
+    "its batch job.",
+)
 @version_option
 @handle_errors
 def runcli(
@@ -393,6 +402,7 @@ def runcli(
     outfile: Optional[str],
     backend: str,
     show_script: bool,
+    step_name: str,
     **options: Any,
 ) -> None:
     """Run the packtivity SPEC with parameters from PARFILES (YAML) and -p.
@@ -407,8 +417,15 @@ def runcli(
     from .backendutils import backend_from_string
     from .batch import SCHEDULERS
     from .hosts import local_host
+    from .jobscript import STEP_NAME
     from .syncbackends import check_inputs, packconfig
 
+    if not STEP_NAME.fullmatch(step_name):
+        raise BadInput(
+            f"--name {step_name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit (it names files and batch jobs)"
+        )
+    metadata = {"name": step_name}
     given = {name: options.pop(name) for name in BATCH_FLAGS}
     batch_flags = {name: value for name, value in given.items() if value not in (None, ())}
     inputs = load_step_inputs(options)
@@ -441,7 +458,7 @@ def runcli(
     if is_batch:
         chosen.resources(loaded_spec.get("environment"))  # bad resources: one line, nothing run
     if show_script:
-        click.echo(chosen.show_script(loaded_spec, parameters, step_state), nl=False)
+        click.echo(chosen.show_script(loaded_spec, parameters, step_state, metadata), nl=False)
         return
     step_state.ensure()
     prepub = chosen.prepublish(loaded_spec, parameters, step_state)
@@ -450,9 +467,11 @@ def runcli(
 
     pack = packtivity.pack_object(loaded_spec)
     if is_sync:
-        result = pack(parameters, step_state, syncbackend=chosen)
+        result = pack(parameters, step_state, syncbackend=chosen, metadata=metadata)
     else:
-        proxy = pack(parameters, step_state, asyncbackend=chosen, asyncwait=False)
+        proxy = pack(
+            parameters, step_state, asyncbackend=chosen, asyncwait=False, metadata=metadata
+        )
         if not asyncwait:
             proxydata = proxy.json()
             _write_output(proxyfile, proxydata)

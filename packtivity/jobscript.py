@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -18,6 +20,24 @@ from typing import Any, Optional
 from .errors import StepFailed
 from .hosts import Host
 from .templating import render
+
+#: what a step name given on the command line (``--name``) may hold: it names files and jobs
+STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def with_run_id(metadata: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of a step's metadata whose ``name`` names this run alone: ``<name>-<6 hex>``.
+
+    Every file of the run (job body, logs, run record, par_mounts files) and its batch job are
+    named by it, so two steps run or submitted in one work directory never share a file (a job
+    still queued runs its own body; a proxy reads its own record).  The name as given stays in
+    ``step``.
+    """
+    metadata = dict(metadata or {})
+    step = str(metadata.get("name") or "packtivity")
+    metadata.setdefault("step", step)
+    metadata["name"] = f"{step}-{secrets.token_hex(3)}"
+    return metadata
 
 
 def job_argv(job: dict[str, Any], envscript: str = "") -> tuple[list[str], Optional[str]]:

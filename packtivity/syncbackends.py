@@ -239,7 +239,14 @@ def run_packtivity(
     pack_config: packconfig,
     exec_config: Optional[ExecutionConfig] = None,
 ) -> Any:
-    """Run one packtivity to completion in this process and return its published result."""
+    """Run one packtivity to completion in this process and return its published result.
+
+    Its files are named ``<metadata name>-<run id>`` (see
+    :func:`~packtivity.jobscript.with_run_id`).
+    """
+    from .jobscript import with_run_id
+
+    metadata = with_run_id(metadata)
     exec_config = exec_config or ExecutionConfig()
     if state is not None and getattr(state, "metadir", None):
         state.ensure()

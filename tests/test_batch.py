@@ -628,6 +628,7 @@ def test_scheduler_scripts_golden(cli, tmp_path: Path, backend: str) -> None:
     text = r.stdout.replace(str(tmp_path), "@TMP@").replace(os.path.expanduser("~"), "@HOME@")
     text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "@UUID@", text)
     text = re.sub(r"/[0-9a-f]{64}/", "/@SHA@/", text)
+    text = re.sub(r"packtivity-[0-9a-f]{6}", "packtivity-@RUN@", text)  # this run's id
     assert not list((tmp_path / "w").glob("_packtivity/*.job.sh"))  # nothing written
     assert_golden(f"{backend}-script.sh", text)
 
@@ -683,3 +684,55 @@ def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
     done = check(cli, tmp_path, "--wait", "proxy.json")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "w" / "o.txt").read_text() == "done\n"
+
+
+def _two_steps_in_one_work_directory(cli, tmp_path: Path, backend: str, *first_args: str) -> None:
+    """Step 1 (succeeds, slowly) and step 2 (exit 5) submitted into one work directory, the
+    second while the first has not finished (or not started): each proxy, checked from a new
+    process, twice, reports its own step.  Before the fix both wrote _packtivity/packtivity.*,
+    and step 1's proxy read step 2's record: 'failed ... exit code 5'."""
+    write_spec(
+        tmp_path, "one.yml", host_spec("sleep 3; echo one > one.txt", {"o": "{workdir}/one.txt"})
+    )
+    write_spec(tmp_path, "two.yml", host_spec("echo two; exit 5"))
+    work = str(tmp_path / "w")
+    for spec, proxy, args in (("one.yml", "s1.json", first_args), ("two.yml", "s2.json", ())):
+        r = cli("packtivity-run", "-t", str(tmp_path), spec, "-b", backend, "--async",
+                "-x", proxy, *args, "-w", work)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    jobs = {
+        json.loads((tmp_path / p).read_text())["proxydetails"]["job_name"]
+        for p in ("s1.json", "s2.json")
+    }
+    assert len(jobs) == 2 and all(j.startswith("packtivity-") for j in jobs)
+    try:
+        for _ in range(2):
+            one = check(cli, tmp_path, "--wait", "s1.json")
+            assert one.returncode == 0, one.stdout + one.stderr
+            assert f'result: {{"o": "{work}/one.txt"}}' in one.stdout
+            two = check(cli, tmp_path, "--wait", "s2.json")
+            assert two.returncode == 1 and "exit code 5" in two.stdout, two.stdout
+    finally:
+        check(cli, tmp_path, "--cancel", "s1.json", "s2.json")
+    records = sorted((tmp_path / "w" / "_packtivity").glob("packtivity-*.run.json"))
+    assert len(records) == 2
+
+
+def test_two_steps_in_one_work_directory_local(cli, tmp_path: Path) -> None:
+    _two_steps_in_one_work_directory(cli, tmp_path, "local")
+    # a record of another submission in this one's place is never taken as this job's end
+    details = [
+        json.loads((tmp_path / p).read_text())["proxydetails"] for p in ("s1.json", "s2.json")
+    ]
+    Path(details[0]["record"]).write_text(Path(details[1]["record"]).read_text())
+    c = check(cli, tmp_path, "s1.json")
+    assert c.returncode == 1 and "without" in c.stdout and "exit code 5" not in c.stdout, c.stdout
+
+
+def test_two_steps_in_one_work_directory_slurm(slurm, cli, tmp_path: Path) -> None:
+    # the first may not start for 4 s: the second is submitted before it runs
+    _two_steps_in_one_work_directory(cli, tmp_path, "slurm", "--scheduler-option", "begin=now+4")
+
+
+def test_two_steps_in_one_work_directory_pbs(pbs, cli, tmp_path: Path) -> None:
+    _two_steps_in_one_work_directory(cli, tmp_path, "pbs")

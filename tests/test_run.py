@@ -41,7 +41,8 @@ def test_script_process_with_interpreter_arguments(specs: Path, workdir: Path) -
     )
     assert json.loads((workdir / "c.json").read_text()) == {"count": 3}
     assert result.json() == {"counts": f"{workdir}/c.json"} == before.json()
-    log = (workdir / "_packtivity" / "packtivity_syncbackend.run.log").read_text()
+    (logfile,) = (workdir / "_packtivity").glob("packtivity_syncbackend-*.run.log")
+    log = logfile.read_text()
     assert "wrote 3 words" in log
 
 
@@ -66,10 +67,8 @@ def test_noop_env_runs_nothing(specs: Path, workdir: Path) -> None:
     _, result = run(specs, "noop.yml", {"target": "{workdir}/should-not-exist"}, workdir)
     assert result.json() == {"ran": False}
     assert not (workdir / "should-not-exist").exists()
-    assert (
-        "would be running"
-        in (workdir / "_packtivity" / "packtivity_syncbackend.step.log").read_text()
-    )
+    (steplog,) = (workdir / "_packtivity").glob("packtivity_syncbackend-*.step.log")
+    assert "would be running" in steplog.read_text()
 
 
 def test_pure_publishing_step(specs: Path, workdir: Path) -> None:

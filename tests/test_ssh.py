@@ -112,7 +112,8 @@ def test_submit_wait_publish_over_ssh(laptop: Laptop, apptainer, cli, tmp_path, 
     assert (workdir / "who.txt").read_text().strip() == pwd.getpwuid(laptop.cluster_uid).pw_name
     assert (workdir / "out.txt").stat().st_uid == laptop.cluster_uid  # ran as the cluster user
     assert not Path(f"/tmp/{marker}").exists()
-    record = json.loads((workdir / "_packtivity" / "packtivity.run.json").read_text())
+    (record_file,) = (workdir / "_packtivity").glob("packtivity-*.run.json")
+    record = json.loads(record_file.read_text())
     assert record["exit_code"] == 0 and record["image"]["source"].startswith("image map")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import uuid
 from typing import Any, Optional
 
 from .. import logutils
@@ -20,7 +19,7 @@ from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
 from ..containers.settings import as_flag
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
-from ..jobscript import JobBody, host_job_body, render_job_body, write_job_body
+from ..jobscript import JobBody, host_job_body, render_job_body, with_run_id, write_job_body
 from ..runrecord import read_run_record
 from ..syncbackends import (
     ExecutionConfig,
@@ -155,9 +154,10 @@ class BatchBackend:
                 spec, parameters, state, metadata
             )
         state.ensure()
+        metadata = with_run_id(metadata)  # this submission's files and job: <name>-<run id>
         body, resources = self.job_body(spec, parameters, state, metadata, self.exec_config)
         write_job_body(body, self.host)
-        name = f"{metadata['name']}-{uuid.uuid4().hex[:6]}"
+        name = metadata["name"]
         submitted = submit(self.adapter, self.host, body, resources, name)
         log.info("submitted %s as %s job %s", body.step, self.scheduler, submitted.native_id)
         self.poller.watch([submitted.native_id])
@@ -219,17 +219,20 @@ class BatchBackend:
             body = host_job_body(job, cwd, metadir, metadata["name"])
         return dataclasses.replace(body, logfile=logfile), resources
 
-    def show_script(self, spec: Any, parameters: Any, state: Any) -> str:
+    def show_script(
+        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+    ) -> str:
         """The scheduler script and the job body that ``submit`` would submit (nothing is
-        submitted, written or pulled)."""
+        submitted, written or pulled; a submission would get another run id)."""
         from .submission import submit_script
 
         if not runs_a_job(spec):
             return "# this step runs no job: it is published where it is submitted\n"
         state = self.bind(state)
         dry_run = ExecutionConfig({**self.exec_config.config, "dry_run": True})
-        body, resources = self.job_body(spec, parameters, state, {"name": "packtivity"}, dry_run)
-        scheduler_script = submit_script(self.adapter, self.host, body, resources, "packtivity")
+        metadata = with_run_id(metadata or {"name": "packtivity"})
+        body, resources = self.job_body(spec, parameters, state, metadata, dry_run)
+        scheduler_script = submit_script(self.adapter, self.host, body, resources, metadata["name"])
         return (
             f"# ---- {self.scheduler} script (PSI/J), resources: {resources.describe()}\n"
             f"{scheduler_script}"
@@ -243,7 +246,18 @@ class BatchBackend:
         # record yet, then the job ends, and "ended without a run record" would be reported.
         # Asked even when there is a record: the scheduler may have imposed the end (walltime).
         scheduler_state = self.poller.state(proxy.native_id, max_age)
-        record = read_run_record(self.host, proxy.details()["record"])
+        details = proxy.details()
+        record = read_run_record(self.host, details["record"])
+        if record is not None and record.step != details["step"]:
+            # another submission's record (the files of each are named by its run id, so this
+            # takes a hand-made copy or a proxy edited to point elsewhere): never this job's end
+            log.warning(
+                "%s is the run record of step %s, not of %s: ignored",
+                details["record"],
+                record.step,
+                details["step"],
+            )
+            record = None
         return decide(proxy.describe(), record, scheduler_state)
 
     def ready(self, proxy: Any) -> bool:
