@@ -1,10 +1,10 @@
 """The run record: how one packtivity's command ended, as its job body wrote it.
 
-``<workdir>/_packtivity/<step>.run.json`` is written by the job body (``templates/``) after the
-command ends, atomically, on the machine that ran it -- this one, or a batch node on the shared
-file system.  It is the truth about a run: a scheduler's own account can be wrong (Slurm records
-failed PSI/J jobs as COMPLETED 0:0), the record cannot.  No record means the command never
-finished (not started yet, still running, or killed with SIGKILL).
+``<workdir>/_packtivity/<step>-<run id>.run.json`` is written by the job body (``templates/``)
+after the command ends, atomically, on the machine that ran it -- this one, or a batch node on
+the shared file system. It is the truth about a run: a scheduler's own account can be wrong
+(Slurm records failed PSI/J jobs as COMPLETED 0:0), the record cannot. No record means the
+command never finished (not started yet, still running, or killed with SIGKILL).
 """
 
 from __future__ import annotations
