@@ -368,7 +368,20 @@ def test_resources_bind_credentials_cvmfs_and_grid_proxy(apptainer, cli, tmp_pat
         cli, tmp_path, spec, "-w", str(work), env={**env, "PACKTIVITY_AUTH_LOCATION": "/no/auth"}
     )
     assert missing.returncode == 3
-    assert_one_line_error_any(missing, "auth location /no/auth does not exist")
+    # names exactly the credential asked for and what to do; CVMFS is no credential
+    assert_one_line_error_any(
+        missing,
+        "asks for KRB5Auth credentials",
+        "auth location /no/auth",
+        "PACKTIVITY_AUTH_LOCATION",
+    )
+    assert "CVMFS" not in missing.stderr
+    no_cvmfs = run_step(
+        cli, tmp_path, spec, "-w", str(work), env={**env, "PACKTIVITY_CVMFS_LOCATION": "/no/cvmfs"}
+    )
+    assert no_cvmfs.returncode == 0, no_cvmfs.stderr
+    # said on the terminal, not only in the step log (before: only the log had it)
+    assert "asked for CVMFS but /no/cvmfs does not exist" in no_cvmfs.stderr
 
 
 @pytest.mark.parametrize("backend", ["defaultsync", "multiproc:1"])

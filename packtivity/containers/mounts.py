@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import click
+
 from ..errors import ContainerRuntimeError, SpecError, StateError
 from ..hosts import Host
 from .settings import container_config
@@ -50,10 +52,18 @@ def _resources(environment: dict[str, Any]) -> list[Any]:
     return list(environment.get("resources") or [])
 
 
-def wants_auth(environment: dict[str, Any]) -> bool:
-    """GRIDProxy, KRB5Auth or ``{kerberos: true}`` among the resources (as in the original)."""
+def auth_resources(environment: dict[str, Any]) -> list[str]:
+    """The credential resources asked for: GRIDProxy, KRB5Auth, ``{kerberos: true}`` (shown as
+    ``kerberos``); any of them binds the auth location, as in the original."""
     resources = _resources(environment)
-    return "GRIDProxy" in resources or "KRB5Auth" in resources or {"kerberos": True} in resources
+    asked = [name for name in ("GRIDProxy", "KRB5Auth") if name in resources]
+    if {"kerberos": True} in resources:
+        asked.append("kerberos")
+    return asked
+
+
+def wants_auth(environment: dict[str, Any]) -> bool:
+    return bool(auth_resources(environment))
 
 
 def wants_cvmfs(environment: dict[str, Any]) -> bool:
@@ -107,13 +117,21 @@ def plan_container(
         if host.exists(location):
             binds.append(Bind(location, "/cvmfs", readonly=True))
         else:
-            log.warning("step needs CVMFS but %s does not exist on %s", location, host.name)
-    if wants_auth(environment):
+            message = (
+                f"step '{step}' asked for CVMFS but {location} does not exist on {host.name}: it "
+                "runs without /cvmfs (mount CVMFS there, or set PACKTIVITY_CVMFS_LOCATION)"
+            )
+            log.warning(message)
+            click.secho(f"warning: {message}", fg="yellow", err=True)  # not only in the log
+    credentials = auth_resources(environment)
+    if credentials:
         location, target = settings.auth_location(), settings.auth_targetdir()
         if not host.exists(location):
             raise ContainerRuntimeError(
-                f"step '{step}' needs credentials ({environment.get('resources')}) but the auth "
-                f"location {location} does not exist on {host.name}; set PACKTIVITY_AUTH_LOCATION"
+                f"step '{step}' asks for {' and '.join(credentials)} credentials, which are "
+                f"bound from the auth location {location}, and that does not exist on "
+                f"{host.name}: put the credentials there (a grid proxy, getkrb.sh) or set "
+                "PACKTIVITY_AUTH_LOCATION"
             )
         binds.append(Bind(location, target, readonly=False))
         env["KRB_SETUP_SCRIPT"] = os.path.join(target, "getkrb.sh")
