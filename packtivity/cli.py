@@ -457,7 +457,12 @@ def runcli(
         raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
     if is_batch:
         chosen.resources(loaded_spec.get("environment"))  # bad resources: one line, nothing run
-    if show_script:
+    from .syncbackends import ExecutionConfig
+
+    dry_run = ExecutionConfig().dry_run()
+    if show_script or (dry_run and is_batch):
+        if not show_script:
+            click.echo(f"dry run: nothing is submitted to {backend}; it would be:", err=True)
         click.echo(chosen.show_script(loaded_spec, parameters, step_state, metadata), nl=False)
         return
     step_state.ensure()
@@ -466,6 +471,18 @@ def runcli(
         click.echo(f"prepublished: {_dump(prepub.json())}", err=True)
 
     pack = packtivity.pack_object(loaded_spec)
+    in_container = (loaded_spec.get("environment") or {}).get(
+        "environment_type"
+    ) == "docker-encapsulated" and bool(loaded_spec.get("process"))
+    if dry_run and in_container:  # (a batch backend showed its script above)
+        # the command lines are printed, nothing is pulled or run: there is nothing to publish
+        pack(parameters, step_state, metadata=metadata)
+        click.echo(
+            "dry run (PACKTIVITY_DRYRUN): the container step was not run and nothing was "
+            "pulled, so no result is published",
+            err=True,
+        )
+        return
     if is_sync:
         result = pack(parameters, step_state, syncbackend=chosen, metadata=metadata)
     else:
@@ -732,7 +749,11 @@ def shell(backend: str, **options: Any) -> None:
         else "sh"
     )
     workdir = step_state.readwrite[0]
+    dry_run = ExecutionConfig().dry_run()
     if env_type == "localproc-env":
+        if dry_run:
+            click.echo(f"dry run: would open: cd {shlex.quote(workdir)} && sh -c {interpreter}")
+            return
         sys.exit(subprocess.call(["sh", "-c", interpreter], cwd=workdir))
     from .handlers.environment_handlers import docker
 
@@ -751,6 +772,9 @@ def shell(backend: str, **options: Any) -> None:
         logging.getLogger("packtivity.shell"),
         host,
     )
+    if dry_run:  # nothing pulled (container_command only printed it), written or run
+        click.echo(f"dry run: would open: cd {shlex.quote(workdir)} && {shlex.join(argv)}")
+        return
     for path, content in files.items():
         host.write_text(path, content)
     click.echo(f"packtivity: {shlex.join(argv)}", err=True)

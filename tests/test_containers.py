@@ -414,12 +414,42 @@ def test_dry_run_prints_and_runs_nothing(apptainer, cli, tmp_path: Path) -> None
         {"process_type": "string-interpolated-cmd", "cmd": "touch ran"},
     )
     work = tmp_path / "w"
-    result = run_step(cli, tmp_path, spec, "-w", str(work), env={"PACKTIVITY_DRYRUN": "1"})
+    dry = {"PACKTIVITY_DRYRUN": "1"}
+    result = run_step(cli, tmp_path, spec, "-w", str(work), "-o", "out.json", env=dry)
     assert result.returncode == 0, result.stderr
     assert "dry run: would run: cd " in result.stderr and "apptainer exec" in result.stderr
-    assert json.loads(result.stdout) == {}  # stdout stays the result
+    # nothing ran, so nothing is published (before: '{}' was printed as if it were a result)
+    assert result.stdout == "" and "no result is published" in result.stderr
+    assert not (tmp_path / "out.json").exists()
     assert not (work / "ran").exists()
     assert not list((work / "_packtivity").glob("*.run.json"))  # nothing ran, nothing recorded
+    # the shell of a dry run is only printed (before: apptainer exec really ran)
+    write_spec(tmp_path, "step.yml", spec)
+    shell = cli("packtivity-util", "shell", "-t", str(tmp_path), "step.yml", "-w", str(work),
+                env=dry)  # fmt: skip
+    assert shell.returncode == 0 and shell.stdout.startswith("dry run: would open: cd "), shell
+    assert "apptainer exec" in shell.stdout
+    # a batch backend submits nothing: it shows what it would submit
+    batch = run_step(cli, tmp_path, spec, "-b", "slurm", "-w", str(work), env=dry)
+    assert batch.returncode == 0 and "#SBATCH" in batch.stdout, batch.stderr
+    assert "dry run: nothing is submitted to slurm" in batch.stderr
+
+
+def test_dry_run_of_a_pull_says_it_pulled_nothing(registry, cli, tmp_path: Path) -> None:
+    """The step log of a dry run said '(pulled)' though nothing was pulled."""
+    spec = container_spec(
+        f"{registry.registry}/{registry.registry_image.split(':')[0]}",
+        {"process_type": "string-interpolated-cmd", "cmd": "true"},
+        imagetag=registry.registry_image.split(":")[1],
+    )
+    work = tmp_path / "w"
+    result = run_step(cli, tmp_path, spec, "-w", str(work), env={"PACKTIVITY_DRYRUN": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "dry run: would pull docker://" in result.stderr
+    (steplog,) = (work / "_packtivity").glob("packtivity-*.step.log")
+    assert "dry run: would be pulled from docker://" in steplog.read_text()
+    assert "(pulled)" not in steplog.read_text()
+    assert not list(Path(os.environ["PACKTIVITY_APPTAINER_CACHEDIR"]).glob("*.sif"))
 
 
 def test_image_map_runs_a_docker_hub_reference_offline(

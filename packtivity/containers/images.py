@@ -185,7 +185,7 @@ def resolve_image(
                 "(PACKTIVITY_DOCKER_NOPULL); pull it there or list it in an image map"
             )
         _pull(host, runtime, uri, sif, logfile, dry_run)
-        return found(sif, source)
+        return found(sif, f"dry run: would be pulled from {uri}" if dry_run else source)
 
     map_path = settings.image_map(host)
     if map_path:
