@@ -316,8 +316,8 @@ def batch_options(func: F) -> F:
         click.option(
             "--profile",
             default=None,
-            help="Batch: a profile of the config file (PACKTIVITY_CONFIG, "
-            "~/.config/packtivity/config.yml).",
+            help="Batch: a profile of the config file (PACKTIVITY_CONFIG, default "
+            "$XDG_CONFIG_HOME/packtivity/config.yml, ~/.config/... when unset).",
         ),
         click.option(
             "--ssh",

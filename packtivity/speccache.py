@@ -11,7 +11,8 @@ Contract:
   edited file or an upgrade misses.  Only successfully validated loads are stored.
 * Only self-contained local files are cached: a file that contains ``$ref`` depends on other
   files, and remote toplevels (``http(s)://``, ``github:``) can change behind the same name.
-* Entries live in ``$XDG_CACHE_HOME/packtivity/specs`` (default ``~/.cache/...``), written
+* Entries live in ``$XDG_CACHE_HOME/packtivity/specs`` (default ``~/.cache/...``; see
+  :func:`cache_dir`), written
   atomically.  A cache that cannot be read or written is not used; it never fails a load.
 """
 
@@ -31,8 +32,11 @@ log = logging.getLogger(__name__)
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "packtivity", "specs")
+    """The user's cache directory for packtivity (platformdirs: ``$XDG_CACHE_HOME/packtivity``,
+    default ``~/.cache/packtivity`` on Linux; ``~/Library/Caches/packtivity`` on macOS)."""
+    import platformdirs
+
+    return os.path.join(platformdirs.user_cache_dir("packtivity"), "specs")
 
 
 def _fingerprint(path: str) -> list[Any]:

@@ -736,3 +736,15 @@ def test_two_steps_in_one_work_directory_slurm(slurm, cli, tmp_path: Path) -> No
 
 def test_two_steps_in_one_work_directory_pbs(pbs, cli, tmp_path: Path) -> None:
     _two_steps_in_one_work_directory(cli, tmp_path, "pbs")
+
+
+def test_config_file_follows_xdg_config_home(tmp_path: Path, monkeypatch) -> None:
+    """The config file is where the platform keeps it: $XDG_CONFIG_HOME/packtivity/config.yml
+    (before: always ~/.config/packtivity/config.yml)."""
+    from packtivity.batch.resources import from_config_file
+
+    monkeypatch.delenv("PACKTIVITY_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "xdg" / "packtivity").mkdir(parents=True)
+    (tmp_path / "xdg" / "packtivity" / "config.yml").write_text("queue: from-xdg\n")
+    assert from_config_file().queue == "from-xdg"

@@ -1,6 +1,6 @@
 """What a batch job asks for, from three sources -- later wins:
 
-1. the config file (``PACKTIVITY_CONFIG``, default ``~/.config/packtivity/config.yml``): its
+1. the config file (``PACKTIVITY_CONFIG``, default :func:`default_config_path`): its
    top-level resource names, then those of the chosen profile (``--profile`` /
    ``PACKTIVITY_PROFILE`` / the file's ``default_profile``).  ``ssh`` there names the cluster
    to submit to from a laptop (see :func:`ssh_from_config_file`)::
@@ -46,7 +46,16 @@ NAMES = {
 }
 #: spec resources that concern the container, not the scheduler (see containers.mounts)
 CONTAINER_RESOURCES = ("CVMFS", "GRIDProxy", "KRB5Auth", "GPU", "kerberos", "gpu")
-DEFAULT_CONFIG = os.path.join("~", ".config", "packtivity", "config.yml")
+
+
+def default_config_path() -> str:
+    """The user's config file: ``$XDG_CONFIG_HOME/packtivity/config.yml`` (default
+    ``~/.config/...`` on Linux; ``~/Library/Application Support/packtivity`` on macOS)."""
+    import platformdirs
+
+    return os.path.join(platformdirs.user_config_dir("packtivity"), "config.yml")
+
+
 _MEMORY = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$")
 
 
@@ -138,7 +147,7 @@ def _options(value: Any, source: str) -> dict[str, str]:
 def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
     """The config file's top-level settings and the chosen profile's, each with its source;
     none when the file does not exist (and no profile was asked for)."""
-    path = os.path.expanduser(os.environ.get("PACKTIVITY_CONFIG") or DEFAULT_CONFIG)
+    path = os.path.expanduser(os.environ.get("PACKTIVITY_CONFIG") or default_config_path())
     profile = profile or os.environ.get("PACKTIVITY_PROFILE")
     try:
         with open(path) as handle:
