@@ -27,7 +27,7 @@ from .errors import (
     SpecContentError,
     StateError,
 )
-from .utils import one_line
+from .utils import one_line, secho
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("packtivity.cli")
@@ -569,7 +569,7 @@ def validatecli(
     if show:
         click.echo(json.dumps(loaded, indent=2))
     else:
-        click.secho("packtivity definition is valid", fg="green")
+        secho("packtivity definition is valid", fg="green")
 
 
 def read_proxy_file(path: str) -> Any:

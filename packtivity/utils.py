@@ -30,6 +30,15 @@ def handler_decorator() -> Tuple[Registry, Callable[..., Callable[[Callable[...,
     return handlers, decorator
 
 
+def secho(message: Any, err: bool = False, **style: Any) -> None:
+    """``click.secho``, without colour where NO_COLOR is set (https://no-color.org); click
+    already leaves it out where the output is not a terminal."""
+    import click
+
+    color = False if os.environ.get("NO_COLOR") else None
+    click.secho(message, err=err, color=color, **style)
+
+
 def one_line(message: Any) -> str:
     """A message (an exception, a library's multi-line text) folded onto one line."""
     return " ".join(str(message).split())

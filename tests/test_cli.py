@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error, assert_one_line_error_any
+from conftest import BIN, assert_one_line_error, assert_one_line_error_any
 
 
 def packtivity_run(cli, specs: Path, *args: str):
@@ -336,3 +336,34 @@ def test_every_command_has_version(cli) -> None:
         [sys.executable, "-m", "packtivity", "validate", "--help"], capture_output=True, text=True
     )
     assert helped.returncode == 0 and "python -m packtivity validate" in helped.stdout
+
+
+def test_no_color_and_non_terminals_get_no_colour(specs: Path, tmp_path: Path) -> None:
+    """On a terminal packtivity-validate's answer is green; with NO_COLOR set it is not, nor
+    where the output is not a terminal."""
+    import pty
+    import subprocess
+
+    def on_a_terminal(argv: list[str], env: dict) -> bytes:
+        primary, secondary = pty.openpty()
+        with subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary,
+                              env={**os.environ, **env}) as proc:  # fmt: skip
+            os.close(secondary)
+            output = b""
+            while True:
+                try:
+                    chunk = os.read(primary, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            proc.wait(timeout=60)
+        os.close(primary)
+        return output
+
+    validate = [str(BIN / "packtivity-validate"), "-t", str(specs), "docker.yml"]
+    assert b"\x1b[" in on_a_terminal(validate, {})
+    assert b"\x1b[" not in on_a_terminal(validate, {"NO_COLOR": "1"})
+    piped = subprocess.run(validate, capture_output=True, check=True)
+    assert b"\x1b[" not in piped.stdout

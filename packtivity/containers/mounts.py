@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import click
-
 from ..errors import ContainerRuntimeError, SpecError, StateError
 from ..hosts import Host
+from ..utils import secho
 from .settings import container_config
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -122,7 +121,7 @@ def plan_container(
                 "runs without /cvmfs (mount CVMFS there, or set PACKTIVITY_CVMFS_LOCATION)"
             )
             log.warning(message)
-            click.secho(f"warning: {message}", fg="yellow", err=True)  # not only in the log
+            secho(f"warning: {message}", fg="yellow", err=True)  # not only in the log
     credentials = auth_resources(environment)
     if credentials:
         location, target = settings.auth_location(), settings.auth_targetdir()

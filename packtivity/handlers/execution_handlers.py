@@ -30,7 +30,7 @@ from ..jobscript import (
     write_job_body,
 )
 from ..runrecord import RunRecord, read_run_record
-from ..utils import handler_decorator
+from ..utils import handler_decorator, secho
 
 handlers, executor = handler_decorator()
 
@@ -160,8 +160,8 @@ def manual_env(
     """Show the instructions and the state for a person to act on."""
     import yaml
 
-    click.secho(environment["instructions"], fg="blue")
-    click.secho(
+    secho(environment["instructions"], fg="blue")
+    secho(
         yaml.safe_dump(state.json() if state else None, default_flow_style=False), fg="cyan"
     )
 

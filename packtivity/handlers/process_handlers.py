@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import click
-
 from ..interpolation import interpolate
-from ..utils import handler_decorator
+from ..utils import handler_decorator, secho
 
 handlers, process = handler_decorator()
 
@@ -39,6 +37,6 @@ def manual_proc(
 ) -> Optional[dict[str, Any]]:
     import yaml
 
-    click.secho(process_spec["instructions"], fg="blue")
-    click.secho(yaml.safe_dump(parameters.json(), default_flow_style=False), fg="cyan")
+    secho(process_spec["instructions"], fg="blue")
+    secho(yaml.safe_dump(parameters.json(), default_flow_style=False), fg="cyan")
     return None

@@ -13,12 +13,10 @@ import json
 import os
 from typing import Any, Optional
 
-import click
-
 from ..errors import JqError, StepFailed
 from ..hosts import Host, local_host
 from ..interpolation import interpolate
-from ..utils import handler_decorator, leaf_iterator, one_line
+from ..utils import handler_decorator, leaf_iterator, one_line, secho
 
 handlers, publisher = handler_decorator()
 
@@ -190,14 +188,14 @@ def manual_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> A
     """Ask a person for the result JSON on the terminal."""
     import yaml
 
-    click.secho(publisher_spec["instructions"], fg="magenta")
+    secho(publisher_spec["instructions"], fg="magenta")
     while True:
         try:
             data = json.loads(input("Enter JSON data to publish: "))
         except json.JSONDecodeError:
-            click.secho("that is not valid JSON, please try again", fg="red")
+            secho("that is not valid JSON, please try again", fg="red")
             continue
         answer = input(f"got:\n{yaml.safe_dump(data, default_flow_style=False)}\npublish? (y/N) ")
         if answer.lower() == "y":
-            click.secho("publishing", fg="green")
+            secho("publishing", fg="green")
             return data
