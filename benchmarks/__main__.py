@@ -26,6 +26,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
         "cli": lambda: [local_cases.cli_start(repeat)],
         "host": lambda: [local_cases.host_step(repeat)],
         "container": lambda: local_cases.container_overhead(repeat, images / "busybox.sif"),
+        "local-async": lambda: [local_cases.local_async(repeat)],
         "submit": lambda: [
             slurm_cases.cli_submission(repeat),
             slurm_cases.inprocess_submission(200),
