@@ -538,19 +538,26 @@ def test_batch_flags_need_a_batch_backend(cli, tmp_path: Path) -> None:
     assert_one_line_error(r, "--cpus", "only for the batch backends")
 
 
-def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path: Path) -> None:
+def interrupt_a_waiting_run(tmp_path: Path, backend: str, started: str) -> None:
+    """Start ``packtivity-run -b BACKEND -x saved.json`` of a long step, wait until ``started``
+    (a glob below ``tmp_path``) exists, press Ctrl-C: exit 130, the job left running and the
+    message saying how to check it."""
     import signal
 
     write_spec(tmp_path, "step.yml", host_spec("sleep 60"))
-    waiting = start_waiting_run(tmp_path, "-x", "saved.json")
+    waiting = start_waiting_run(tmp_path, "-x", "saved.json", backend=backend)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(tmp_path.glob("w/_packtivity/psij/*.job")):
+    while time.monotonic() < deadline and not list(tmp_path.glob(started)):
         time.sleep(0.2)
     time.sleep(1)  # submitted and waiting
     waiting.send_signal(signal.SIGINT)
     _, err = communicate_or_dump(waiting, timeout=30)
     assert waiting.returncode == 130, err
     assert "keeps running" in err and "packtivity-checkproxy saved.json" in err
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path: Path) -> None:
+    interrupt_a_waiting_run(tmp_path, "slurm", "w/_packtivity/psij/*.job")
     native_id = json.loads((tmp_path / "saved.json").read_text())["proxydetails"]["native_id"]
     try:
         queue = subprocess.run(
@@ -572,18 +579,7 @@ def test_ctrl_c_while_waiting_leaves_the_job_and_saves_the_proxy(slurm, tmp_path
 def test_ctrl_c_while_waiting_on_a_local_job_saves_the_proxy(cli, tmp_path: Path) -> None:
     """As on Slurm: Ctrl-C leaves the ``-b local`` job running, writes its proxy and says how to
     check it (before the fix: 'Error: interrupted', exit 130, and no proxy)."""
-    import signal
-
-    write_spec(tmp_path, "step.yml", host_spec("sleep 30"))
-    waiting = start_waiting_run(tmp_path, "-x", "saved.json", backend="local")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(tmp_path.glob("w/_packtivity/*.pid")):
-        time.sleep(0.2)
-    time.sleep(1)  # started and waiting
-    waiting.send_signal(signal.SIGINT)
-    _, err = communicate_or_dump(waiting, timeout=30)
-    assert waiting.returncode == 130, err
-    assert "keeps running" in err and "packtivity-checkproxy saved.json" in err
+    interrupt_a_waiting_run(tmp_path, "local", "w/_packtivity/*.pid")
     try:
         c = check(cli, tmp_path, "saved.json")
         assert c.returncode == 0 and "status: running" in c.stdout, c.stdout

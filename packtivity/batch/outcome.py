@@ -66,7 +66,9 @@ def decide(
             return Outcome(
                 s.CANCELLED,
                 exit_code,
-                f"{job} was stopped by SIG{record.signal}: {record.describe()}",
+                # worded as the scheduler's CANCELLED is: which of the two answers first
+                # depends on timing (the queue forgets the job before accounting has it)
+                f"{job} was cancelled (stopped by SIG{record.signal}): {record.describe()}",
             )
         return Outcome(FAILED, exit_code, f"{job} failed with {record.describe()}")
     if scheduler_state is None:
