@@ -47,6 +47,58 @@ def version_option(func: F) -> F:
     return click.version_option(__version__, "-V", "--version", prog_name="packtivity")(func)
 
 
+def _level_names_as_options(args: list[str]) -> list[str]:
+    """``-v LEVEL`` (the original's form: a level name, or an upper-case word, after ``-v``) as
+    ``--verbosity LEVEL``; any other ``-v`` counts (``-v``, ``-vv``)."""
+    rewritten: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        following = args[index + 1] if index + 1 < len(args) else ""
+        level_like = following.upper() in VERBOSITY_LEVELS or (
+            following.isalpha() and following.isupper()  # -v LOUD: say it is no level
+        )
+        if arg in ("-v", "--verbose") and level_like:
+            rewritten += ["--verbosity", following]
+            index += 2
+            continue
+        rewritten.append(arg)
+        index += 1
+    return rewritten
+
+
+class PacktivityCommand(click.Command):
+    """A command whose ``-v`` also takes a level name, as the original's did."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _level_names_as_options(args))
+
+
+def verbosity_options(func: F) -> F:
+    """``-v/--verbose`` (a count), ``-q/--quiet`` (a count) and ``--verbosity LEVEL``."""
+    for option in reversed(
+        [
+            click.option(
+                "-v",
+                "--verbose",
+                count=True,
+                help="More log output: -v warnings, -vv info, -vvv debug (-v LEVEL names one).",
+            ),
+            click.option(
+                "-q", "--quiet", count=True, help="Less log output (only critical errors)."
+            ),
+            click.option(
+                "--verbosity",
+                default=None,
+                metavar="LEVEL",
+                help="Log level: DEBUG, INFO, WARNING, ERROR (the default) or CRITICAL.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 def handle_errors(func: F) -> F:
     """Turn packtivity's errors into one message and their exit code (traceback only at DEBUG)."""
 
@@ -68,10 +120,14 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def setup_logging(verbosity: str) -> None:
-    level = verbosity.upper()
-    if level not in VERBOSITY_LEVELS:
+def setup_logging(verbosity: Optional[str], verbose: int = 0, quiet: int = 0) -> None:
+    """Log at the level named by ``verbosity`` (default ERROR), ``verbose`` levels more
+    detailed and ``quiet`` levels less (``-vv``: DEBUG; ``-q``: CRITICAL only)."""
+    name = (verbosity or "ERROR").upper()
+    if name not in VERBOSITY_LEVELS:
         raise BadInput(f"unknown verbosity '{verbosity}'; use one of {', '.join(VERBOSITY_LEVELS)}")
+    index = VERBOSITY_LEVELS.index(name) - verbose + quiet
+    level = VERBOSITY_LEVELS[max(0, min(index, len(VERBOSITY_LEVELS) - 1))]
     logging.basicConfig(level=getattr(logging, level), format="%(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
         # what these libraries log on failure is said again, in one line, by our error
@@ -207,7 +263,7 @@ def load_step_inputs(options: dict[str, Any]) -> StepInputs:
     """Set up logging; load the spec, parameters and state given by ``spec_options``."""
     from .utils import load_packtivity
 
-    setup_logging(options["verbosity"])
+    setup_logging(options["verbosity"], options["verbose"], options["quiet"])
     spec = load_packtivity(
         options["spec"], options["toplevel"], options["schemasource"], options["validate"]
     )
@@ -268,13 +324,6 @@ def spec_options(func: F) -> F:
             help="Directory of the JSON schemas (default: those of yadage-schemas).",
         ),
         click.option(
-            "-v",
-            "--verbosity",
-            default="ERROR",
-            show_default=True,
-            help="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL.",
-        ),
-        click.option(
             "--validate/--no-validate",
             default=True,
             show_default=True,
@@ -291,7 +340,7 @@ def spec_options(func: F) -> F:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return verbosity_options(func)
 
 
 def batch_options(func: F) -> F:
@@ -355,7 +404,7 @@ BATCH_FLAGS = (
 )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=PacktivityCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @spec_options
 @batch_options
 @click.option(
@@ -520,7 +569,7 @@ def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
     return backend.result(proxy)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=PacktivityCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("spec")
 @click.option(
     "-t",
@@ -582,7 +631,7 @@ def read_proxy_file(path: str) -> Any:
         raise ProxyError(f"proxy file '{path}' is not valid JSON: {error}") from None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=PacktivityCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("proxyfiles", nargs=-1, required=True, metavar="PROXY...")
 @click.option(
     "-o",
@@ -596,7 +645,7 @@ def read_proxy_file(path: str) -> Any:
     "--json", "as_json", is_flag=True, default=False, help="Print one JSON object for machines."
 )
 @click.option("--cancel", is_flag=True, default=False, help="Cancel the steps' jobs.")
-@click.option("-v", "--verbosity", default="ERROR", show_default=True, help="Log level.")
+@verbosity_options
 @version_option
 @handle_errors
 def checkproxy(
@@ -605,7 +654,9 @@ def checkproxy(
     wait: bool,
     as_json: bool,
     cancel: bool,
-    verbosity: str,
+    verbosity: Optional[str],
+    verbose: int,
+    quiet: int,
 ) -> None:
     """Check proxies written by 'packtivity-run --async' (or by Ctrl-C while waiting).
 
@@ -616,7 +667,7 @@ def checkproxy(
     from . import waiting
     from .backendutils import load_proxy
 
-    setup_logging(verbosity)
+    setup_logging(verbosity, verbose, quiet)
     if outfile and len(proxyfiles) > 1:
         raise BadInput("-o/--outfile takes one proxy at a time")
     items = []
@@ -706,7 +757,7 @@ def utilcli() -> None:
     """Tools for writing packtivities."""
 
 
-@utilcli.command()
+@utilcli.command(cls=PacktivityCommand)
 @spec_options
 @handle_errors
 def pubtest(backend: str, **options: Any) -> None:
@@ -719,7 +770,7 @@ def pubtest(backend: str, **options: Any) -> None:
     click.echo(_dump(result.json()))
 
 
-@utilcli.command()
+@utilcli.command(cls=PacktivityCommand)
 @spec_options
 @handle_errors
 def shell(backend: str, **options: Any) -> None:

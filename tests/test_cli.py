@@ -367,3 +367,23 @@ def test_no_color_and_non_terminals_get_no_colour(specs: Path, tmp_path: Path) -
     assert b"\x1b[" not in on_a_terminal(validate, {"NO_COLOR": "1"})
     piped = subprocess.run(validate, capture_output=True, check=True)
     assert b"\x1b[" not in piped.stdout
+
+
+def test_verbose_and_quiet_count_and_level_names_still_work(cli, specs: Path) -> None:
+    """-v/-vv/-vvv (more), -q (less), and the original's ``-v LEVEL`` / ``--verbosity LEVEL``."""
+    base = ["-t", str(specs), "cmd.yml", "-p", "message=hi", "-p", "outputfile={workdir}/o"]
+
+    def levels(*flags: str) -> set[str]:
+        result = cli("packtivity-run", *flags, *base)
+        assert result.returncode == 0, result.stderr
+        return {level for level in ("DEBUG", "INFO") if f"| {level:>5} |" in result.stderr or
+                f"{level} " in result.stderr}  # fmt: skip
+
+    assert levels() == set()
+    assert levels("-vv") == {"INFO"}
+    assert "DEBUG" in levels("-vvv")
+    assert levels("-v", "INFO") == {"INFO"}  # the original's form
+    assert levels("--verbosity", "INFO") == {"INFO"}
+    assert levels("--verbosity", "INFO", "-q") == set()
+    bad = cli("packtivity-run", "--verbosity", "LOUD", *base)
+    assert_one_line_error(bad, "unknown verbosity 'LOUD'")

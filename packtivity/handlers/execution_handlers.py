@@ -161,9 +161,7 @@ def manual_env(
     import yaml
 
     secho(environment["instructions"], fg="blue")
-    secho(
-        yaml.safe_dump(state.json() if state else None, default_flow_style=False), fg="cyan"
-    )
+    secho(yaml.safe_dump(state.json() if state else None, default_flow_style=False), fg="cyan")
 
 
 @executor("docker-encapsulated")
