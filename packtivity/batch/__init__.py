@@ -1,8 +1,9 @@
 """Batch backends: one packtivity = one job on Slurm, PBS or PSI/J's local executor.
 
 ``scheduler``   what a scheduler adapter is: states, transient errors (no I/O)
-``slurm``, ``pbs``, ``local``   one adapter each: build status/accounting/cancel commands and
-                parse their output
+``slurm``, ``pbs``, ``local``   one adapter each: build status/accounting/cancel commands, parse
+                their output, and say how a job is named and shaped for PSI/J
+``adapters``    the registry: backend name -> adapter
 ``poller``      one status command per cycle for every job a process watches, shared
 ``outcome``     how a job ended: the run record first, then the queue, then accounting
 ``resources``   config file profiles + spec resources + CLI flags -> one request
@@ -10,5 +11,6 @@
 ``backend``     the packtivity backend and its JSON proxy
 """
 
-#: the batch backend names (``-b slurm``), one scheduler adapter each
-SCHEDULERS = ("slurm", "pbs", "local")
+from .adapters import SCHEDULERS
+
+__all__ = ["SCHEDULERS"]

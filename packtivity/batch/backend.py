@@ -32,9 +32,9 @@ from ..syncbackends import (
 )
 from . import SCHEDULERS
 from . import resources as resources_module
+from .adapters import adapter as scheduler_adapter
 from .outcome import Outcome, decide
 from .poller import poller_for
-from .scheduler import adapter as scheduler_adapter
 from .submission import submit
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ queue is ``ps``; a process that is gone has ended, and its run record says how.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from . import scheduler as s
 from .scheduler import SchedulerState, TransientSchedulerError
@@ -15,6 +15,11 @@ from .scheduler import SchedulerState, TransientSchedulerError
 class LocalAdapter:
     name = "local"
     psij_executor = "local"
+    detached = True
+    job_name_attribute = ""
+
+    def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
+        return {"process_count": 1, "cpu_cores_per_process": cpus}
 
     def status_command(self, ids: list[str]) -> list[str]:
         return ["ps", "-o", "pid=,stat=", "-p", ",".join(ids)]

@@ -47,6 +47,15 @@ def _state(job: dict[str, Any]) -> SchedulerState:
 class PbsAdapter:
     name = "pbs"
     psij_executor = "pbs"
+    detached = False
+    job_name_attribute = "pbs.N"
+
+    def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
+        if not cpus:
+            return {"process_count": 1, "cpu_cores_per_process": cpus}
+        # PSI/J's PBS Pro template takes ncpus from the processes per node and ignores cores per
+        # process: ask for N single-core "processes" (the single launcher still runs one)
+        return {"node_count": 1, "processes_per_node": cpus}
 
     def status_command(self, ids: list[str]) -> list[str]:
         return ["qstat", "-f", "-F", "json", "-x", *ids]

@@ -1,9 +1,10 @@
 """PSI/J's batch executors with every command and file routed through a :class:`Host`.
 
 PSI/J (0.9.11) runs its commands with ``subprocess`` and reads and writes its files with
-``pathlib``; shared notes §5 list the seams.  :func:`host_routed_executor` subclasses PSI/J's own
-Slurm or PBS executor and overrides exactly those seams, so one code path serves a login node
-(:class:`~packtivity.hosts.LocalHost`) and a laptop (:class:`~packtivity.hosts.ssh.SshHost`):
+``pathlib``; ``docs/architecture.md`` lists the seams.  :func:`host_routed_executor` subclasses
+PSI/J's own Slurm or PBS executor and overrides exactly those seams, so one code path serves a
+login node (:class:`~packtivity.hosts.LocalHost`) and a laptop
+(:class:`~packtivity.hosts.ssh.SshHost`):
 
 - PSI/J writes the submit script and deploys its launcher scripts into a *local staging*
   directory (``~/.packtivity/psij`` here; the caller removes the staged script after the
@@ -47,7 +48,7 @@ def host_routed_executor(psij_name: str, host: Host, config: Any) -> Any:
     """
     # The class PSI/J's plugin loader uses: it execs executor modules from their files, so
     # ``psij.executors.batch.slurm.SlurmJobExecutor`` is another class object without the
-    # _NAME_/_VERSION_ that JobExecutor.name needs (shared notes §5).
+    # _NAME_/_VERSION_ that JobExecutor.name needs (docs/architecture.md).
     from psij import JobExecutor
     from psij.job_executor import _get_plugin_class
 

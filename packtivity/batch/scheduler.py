@@ -8,7 +8,7 @@ adapter works the same on a login node and over SSH.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 # what a scheduler says about a job, normalised
 PENDING = "pending"  #: queued, held, configuring, suspended: not running yet (or paused)
@@ -40,10 +40,22 @@ class TransientSchedulerError(Exception):
 
 
 class SchedulerAdapter(Protocol):
+    """Everything that is particular to one scheduler; a new scheduler is one adapter module
+    plus one line in :mod:`packtivity.batch.adapters`."""
+
     #: the backend name (``-b slurm``)
     name: str
     #: PSI/J's executor name
     psij_executor: str
+    #: True: the job body is started detached on the host, no scheduler script (``-b local``);
+    #: False: it is submitted in PSI/J's scheduler script
+    detached: bool
+    #: the PSI/J custom attribute that names the job (``slurm.job-name``); "" for none
+    job_name_attribute: str
+
+    def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
+        """PSI/J ``ResourceSpecV1`` keywords for the one process of a step with ``cpus`` cores."""
+        ...
 
     def status_command(self, ids: list[str]) -> list[str]:
         """One command that reports on exactly these jobs (never the whole queue)."""
@@ -90,17 +102,3 @@ TRANSIENT_MARKERS = (
 def is_transient(text: str) -> bool:
     lowered = text.lower()
     return any(marker in lowered for marker in TRANSIENT_MARKERS)
-
-
-def adapter(name: str) -> SchedulerAdapter:
-    """The adapter of a batch backend name (``slurm``, ``pbs``, ``local``)."""
-    from .local import LocalAdapter
-    from .pbs import PbsAdapter
-    from .slurm import SlurmAdapter
-
-    adapters: dict[str, SchedulerAdapter] = {
-        "slurm": SlurmAdapter(),
-        "pbs": PbsAdapter(),
-        "local": LocalAdapter(),
-    }
-    return adapters[name]

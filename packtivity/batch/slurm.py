@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Optional
+from typing import Any, Optional
 
 from . import scheduler as s
 from .scheduler import SchedulerState, TransientSchedulerError, is_transient
@@ -60,6 +60,11 @@ def _parse_table(stdout: str) -> dict[str, SchedulerState]:
 class SlurmAdapter:
     name = "slurm"
     psij_executor = "slurm"
+    detached = False
+    job_name_attribute = "slurm.job-name"
+
+    def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
+        return {"process_count": 1, "cpu_cores_per_process": cpus}
 
     def status_command(self, ids: list[str]) -> list[str]:
         return [

@@ -2,8 +2,8 @@
 
 One PSI/J executor per scheduler and host serves every submission of this process.  PSI/J
 writes the scheduler script from its own template around our job body and runs the submit
-command; it is not asked about job states (:mod:`packtivity.batch.poller` does that, see
-``../shared/notes`` §4 for why), so its own polling thread is parked and it keeps its files.
+command; it is not asked about job states (:mod:`packtivity.batch.poller` does that;
+``docs/architecture.md`` says why), so its own polling thread is parked and it keeps its files.
 Commands PSI/J runs and files it writes go through the :class:`~packtivity.hosts.Host` seam
 (:mod:`packtivity.batch.psij_host`); ``-b local`` on a host reached over SSH runs PSI/J's local
 executor's command there.
@@ -68,7 +68,7 @@ def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
                 BatchSchedulerExecutorConfig,
             )
 
-            if adapter.psij_executor == "local":
+            if adapter.detached:
                 executor = JobExecutor.get_instance("local")
             else:
                 config = BatchSchedulerExecutorConfig(
@@ -89,15 +89,15 @@ def _job_spec(
     working directory; the body changes to the step's own directory itself."""
     from psij import JobAttributes, JobSpec, ResourceSpecV1
 
-    if adapter.name == "local":
-        # detach: the job body gets its own session and outlives this process
+    if adapter.detached:
+        # the job body gets its own session and outlives this process
         return JobSpec(
             executable="/bin/sh",
             arguments=["-c", DETACH, body.script_path, _pid_file(body)],
             directory=body.cwd,
         )
     custom = {f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()}
-    custom.setdefault("slurm.job-name" if adapter.name == "slurm" else "pbs.N", name)
+    custom.setdefault(adapter.job_name_attribute, name)
     attributes = JobAttributes(
         queue_name=resources.queue,
         account=resources.account,
@@ -106,14 +106,10 @@ def _job_spec(
     )
     # no walltime asked for: the queue's default, not PSI/J's 10 minutes
     attributes.duration = resources.duration()  # type: ignore[assignment]
-    if adapter.name == "pbs" and resources.cpus:
-        # PSI/J's PBS Pro template takes ncpus from the processes per node and ignores cores per
-        # process: ask for N single-core "processes" (the single launcher still runs one)
-        shape: dict[str, Any] = {"node_count": 1, "processes_per_node": resources.cpus}
-    else:
-        shape = {"process_count": 1, "cpu_cores_per_process": resources.cpus}
     spec_resources = ResourceSpecV1(
-        gpu_cores_per_process=resources.gpus, memory=resources.memory_bytes(), **shape
+        gpu_cores_per_process=resources.gpus,
+        memory=resources.memory_bytes(),
+        **adapter.resource_shape(resources.cpus),
     )
     return JobSpec(
         executable="/bin/sh",
@@ -129,7 +125,7 @@ def submit(
     adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
 ) -> Submitted:
     """Submit the (already written) job body; transient refusals are retried with back-off."""
-    if adapter.name == "local":
+    if adapter.detached:
         host.remove(_pid_file(body))  # a previous run's
         if host is not local_host():
             return _detach_on(host, body)
@@ -144,7 +140,7 @@ def submit(
         job = Job(spec)
         try:
             with _lock:  # the work directory is per step: PSI/J's files sit beside its logs
-                if adapter.psij_executor != "local":
+                if not adapter.detached:
                     executor.remote_work_directory = psij_dir
                 try:
                     executor.submit(job)
@@ -159,7 +155,7 @@ def submit(
                 delay *= 2
                 continue
             raise SubmissionError(f"{adapter.name} refused the job: {message}") from None
-    if adapter.name == "local":
+    if adapter.detached:
         job.wait()
         return Submitted(_read_pid(host, body), job.id, "")
     script = os.path.join(psij_dir, f"{job.id}.job")
@@ -218,7 +214,7 @@ def submit_script(
 
     from psij import Job
 
-    if adapter.name == "local":
+    if adapter.detached:
         spec = _job_spec(adapter, body, resources, name)
         return f"# PSI/J local executor runs: {shlex.join([spec.executable, *spec.arguments])}\n"
     executor = executor_for(adapter, host)

@@ -1,7 +1,7 @@
 """Opening one authenticated SSH connection (a paramiko ``Transport``) to an :class:`SshTarget`.
 
 - The socket is opened here, with ``TCP_NODELAY`` (paramiko never sets it: Nagle and delayed
-  ACKs cost ~45 ms per command, shared notes §2.5) and TCP keepalive; through ``ProxyJump``
+  ACKs cost ~45 ms per command, docs/architecture.md) and TCP keepalive; through ``ProxyJump``
   hosts it is a ``direct-tcpip`` channel of the jump host's connection.
 - Host keys are checked strictly against the known_hosts files (``UserKnownHostsFile``, default
   ``~/.ssh/known_hosts``): an unknown host is refused with how to add it, a changed key is

@@ -1,0 +1,49 @@
+"""Rules of the package's layout that code review alone would not keep.
+
+- Only an adapter knows its scheduler: outside ``batch/slurm.py``, ``pbs.py``, ``local.py`` (and
+  the registry ``batch/adapters.py``), no code branches on a scheduler's name or spells one of
+  its PSI/J attributes.
+- Every registered adapter provides the whole adapter protocol.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from packtivity.batch.adapters import ADAPTERS, SCHEDULERS
+from packtivity.batch.scheduler import SchedulerAdapter
+
+PACKAGE = Path(__file__).resolve().parents[1] / "packtivity"
+ADAPTER_MODULES = {"slurm.py", "pbs.py", "local.py", "adapters.py"}
+#: a comparison with a scheduler's name, or a PSI/J custom attribute of one
+SCHEDULER_BRANCH = re.compile(
+    r"""(==|!=|\bin\b)\s*\(?\s*["'](slurm|pbs|local)["']|["'](slurm|pbs)\.[a-zA-Z]"""
+)
+
+
+def test_only_an_adapter_names_its_scheduler() -> None:
+    offenders = []
+    for path in sorted((PACKAGE / "batch").glob("*.py")):
+        if path.name in ADAPTER_MODULES:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if SCHEDULER_BRANCH.search(line) and not line.lstrip().startswith("#"):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert not offenders, "scheduler decisions outside the adapters:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize("name", SCHEDULERS)
+def test_every_adapter_has_the_whole_protocol(name: str) -> None:
+    adapter = ADAPTERS[name]
+    assert adapter.name == name
+    members = [m for m in dir(SchedulerAdapter) if not m.startswith("_")]
+    members += list(SchedulerAdapter.__annotations__)
+    for member in set(members):
+        assert hasattr(adapter, member), f"{type(adapter).__name__} has no {member}"
+    for method in ("status_command", "parse_status", "accounting_command", "cancel_command",
+                   "parse_accounting", "resource_shape"):  # fmt: skip
+        assert inspect.ismethod(getattr(adapter, method)), method
