@@ -666,6 +666,7 @@ def checkproxy(
     """
     from . import waiting
     from .backendutils import load_proxy
+    from .protocol import Cancels
 
     setup_logging(verbosity, verbose, quiet)
     if outfile and len(proxyfiles) > 1:
@@ -680,7 +681,7 @@ def checkproxy(
         waiting.watch_all(backend, proxy)  # all jobs in the first status command
     if cancel:
         for path, backend, proxy in items:
-            if not hasattr(backend, "cancel"):
+            if not isinstance(backend, Cancels):
                 raise BadInput(f"{path}: this backend's steps cannot be cancelled")
             backend.cancel(proxy)
             click.echo(f"{path}: cancel requested", err=True)

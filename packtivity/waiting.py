@@ -10,37 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from typing import IO, Any, Optional
 
 from .batch.poller import BACKOFF, MAX_INTERVAL, MIN_INTERVAL
 from .hosts import HostUnreachable
+from .protocol import Status, status_of
 
-
-@dataclass(frozen=True)
-class Status:
-    state: str  #: pending, running, succeeded, failed, cancelled, timeout, ..., unknown
-    finished: bool
-    succeeded: bool
-    message: str = ""
-    exit_code: Optional[int] = None
-
-
-def status_of(backend: Any, proxy: Any) -> Status:
-    """The status of any backend's proxy (batch and pool backends say more than
-    ready/successful: queued or running, and why a step failed)."""
-    if hasattr(backend, "status"):
-        return backend.status(proxy)  # type: ignore[no-any-return]
-    if hasattr(backend, "outcome") and hasattr(proxy, "native_id"):
-        outcome = backend.outcome(proxy)
-        return Status(
-            outcome.status, outcome.finished, outcome.succeeded, outcome.message, outcome.exit_code
-        )
-    if not backend.ready(proxy):
-        return Status("running", False, False)
-    if backend.successful(proxy):
-        return Status("succeeded", True, True)
-    return Status("failed", True, False, str(backend.fail_info(proxy) or ""))
+# the backend protocol's status, here since waiting was its first user (kept importable)
+__all__ = ["Status", "status_of", "wait", "watch_all"]
 
 
 def watch_all(backend: Any, proxy: Any) -> None:

@@ -47,3 +47,22 @@ def test_every_adapter_has_the_whole_protocol(name: str) -> None:
     for method in ("status_command", "parse_status", "accounting_command", "cancel_command",
                    "parse_accounting", "resource_shape"):  # fmt: skip
         assert inspect.ismethod(getattr(adapter, method)), method
+
+
+def test_backends_declare_the_protocol_and_pools_do_not_import_the_display() -> None:
+    """The backend protocol is code (packtivity.protocol); the batch and pool backends report
+    a Status through it, and no backend imports the progress display (waiting.py) for it."""
+    from packtivity.asyncbackends import ForegroundBackend
+    from packtivity.batch.backend import BatchBackend
+    from packtivity.pools.celery import CeleryBackend
+    from packtivity.pools.ipcluster import IPythonParallelBackend
+    from packtivity.protocol import AsyncBackend, Cancels, ReportsStatus
+
+    required = [m for m in dir(AsyncBackend) if not m.startswith("_")]
+    for backend_class in (ForegroundBackend, BatchBackend, CeleryBackend, IPythonParallelBackend):
+        for method in required:
+            assert callable(getattr(backend_class, method, None)), (backend_class, method)
+    for reporting in (BatchBackend, CeleryBackend, IPythonParallelBackend):
+        assert issubclass(reporting, ReportsStatus) and issubclass(reporting, Cancels)
+    for path in [*(PACKAGE / "pools").glob("*.py"), *(PACKAGE / "batch").glob("*.py")]:
+        assert "waiting import" not in path.read_text(), path.name

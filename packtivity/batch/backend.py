@@ -20,6 +20,7 @@ from ..containers.settings import as_flag
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
 from ..jobscript import JobBody, host_job_body, render_job_body, with_run_id, write_job_body
+from ..protocol import Status, status_from_answers
 from ..runrecord import read_run_record
 from ..syncbackends import (
     ExecutionConfig,
@@ -259,6 +260,16 @@ class BatchBackend:
             )
             record = None
         return decide(proxy.describe(), record, scheduler_state)
+
+    def status(self, proxy: Any) -> Status:
+        """How the job stands (see :meth:`outcome`); :class:`HostUnreachable` passes through,
+        so that a waiting caller asks again later."""
+        if not isinstance(proxy, BatchProxy):  # a pure publishing step, published at submission
+            return status_from_answers(self, proxy)
+        outcome = self.outcome(proxy)
+        return Status(
+            outcome.status, outcome.finished, outcome.succeeded, outcome.message, outcome.exit_code
+        )
 
     def ready(self, proxy: Any) -> bool:
         """Whether the job has finished; False while its host cannot be reached (the caller

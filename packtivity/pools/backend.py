@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from .. import datamodel as _datamodel
 from ..asyncbackends import PythonCallableAsyncBackend
-from ..waiting import Status
+from ..protocol import Status
 
 
 class PoolBackend(PythonCallableAsyncBackend):

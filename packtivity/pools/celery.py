@@ -33,7 +33,7 @@ from kombu.utils.url import maybe_sanitize_url
 
 from ..asyncbackends import PacktivityProxyBase, describe_failure
 from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
-from ..waiting import Status
+from ..protocol import Status
 from . import task as json_task
 from .backend import PoolBackend
 

@@ -23,7 +23,7 @@ import ipyparallel
 
 from ..asyncbackends import PacktivityProxyBase
 from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
-from ..waiting import Status
+from ..protocol import Status
 from . import task as json_task
 from .backend import PoolBackend
 

@@ -1,0 +1,92 @@
+"""What a packtivity backend is, in code: the methods every backend has, the optional ones
+packtivity asks for when they are there, and the :class:`Status` they report.
+
+``docs/backends.md`` walks through writing one.  Checks use ``isinstance`` against the
+``runtime_checkable`` protocols below, never ``hasattr`` probing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a submitted step stands."""
+
+    state: str  #: pending, running, succeeded, failed, cancelled, timeout, ..., unknown
+    finished: bool
+    succeeded: bool
+    message: str = ""  #: why it failed, or (before it ends) what it waits for
+    exit_code: Optional[int] = None
+
+
+class SyncBackend(Protocol):
+    """Runs a step to completion where it is called (``defaultsyncbackend``)."""
+
+    def run(
+        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+    ) -> Any: ...
+
+    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any: ...
+
+
+class AsyncBackend(Protocol):
+    """Submits a step and answers about it through its proxy (required methods)."""
+
+    def submit(
+        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+    ) -> Any:
+        """Start the step; return its proxy at once."""
+        ...
+
+    def ready(self, proxy: Any) -> bool:
+        """The step has ended, successfully or not."""
+        ...
+
+    def successful(self, proxy: Any) -> bool:
+        """It ended and succeeded (False while running)."""
+        ...
+
+    def result(self, proxy: Any) -> Any:
+        """The published result; raises when the step failed."""
+        ...
+
+    def fail_info(self, proxy: Any) -> Any:
+        """Why it failed, for people."""
+        ...
+
+    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+        """The result before the step runs, or None."""
+        ...
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """Optional: says more than ready/successful (queued or running, why it failed)."""
+
+    def status(self, proxy: Any) -> Status: ...
+
+
+@runtime_checkable
+class Cancels(Protocol):
+    """Optional: ``packtivity-checkproxy --cancel``."""
+
+    def cancel(self, proxy: Any) -> None: ...
+
+
+def status_from_answers(backend: AsyncBackend, proxy: Any) -> Status:
+    """The :class:`Status` of a backend that only has the required methods."""
+    if not backend.ready(proxy):
+        return Status("running", False, False)
+    if backend.successful(proxy):
+        return Status("succeeded", True, True)
+    return Status("failed", True, False, str(backend.fail_info(proxy) or ""))
+
+
+def status_of(backend: Any, proxy: Any) -> Status:
+    """The status of any backend's proxy: its own ``status`` where it has one."""
+    if isinstance(backend, ReportsStatus):
+        return backend.status(proxy)
+    return status_from_answers(backend, proxy)
