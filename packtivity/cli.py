@@ -14,7 +14,6 @@ import logging
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
 
 import click
@@ -22,12 +21,10 @@ import click
 from .errors import (
     BadInput,
     PacktivityError,
-    ParameterError,
-    ProxyError,
     SpecContentError,
-    StateError,
 )
-from .utils import one_line, secho
+from .inputs import check_writable, getinit_data  # noqa: F401 - getinit_data: the original's
+from .utils import secho
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("packtivity.cli")
@@ -128,116 +125,16 @@ def setup_logging(verbosity: Optional[str], verbose: int = 0, quiet: int = 0) ->
         raise BadInput(f"unknown verbosity '{verbosity}'; use one of {', '.join(VERBOSITY_LEVELS)}")
     index = VERBOSITY_LEVELS.index(name) - verbose + quiet
     level = VERBOSITY_LEVELS[max(0, min(index, len(VERBOSITY_LEVELS) - 1))]
-    logging.basicConfig(level=getattr(logging, level), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.getLevelName(level), format="%(levelname)s %(name)s: %(message)s"
+    )
     if level != "DEBUG":
         # what these libraries log on failure is said again, in one line, by our error
         logging.getLogger("yadageschemas").setLevel(logging.CRITICAL)
 
 
-def parse_parameter(text: str) -> tuple[str, Any]:
-    """``name=value`` (split on the first ``=``).
-
-    The value is parsed as YAML (``3`` is a number, ``[a, b]`` a list); a value that is not
-    valid YAML, such as ``{workdir}/out.txt``, is taken as the plain string.
-    """
-    import yaml
-
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise ParameterError(f"malformed parameter '{text}': use -p name=value")
-    try:
-        return name.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        log.debug("parameter %s: not YAML, taken as a string: %r", name, value)
-        return name.strip(), value
-
-
-def read_yaml_mapping(path: str, what: str, error_class: type[BadInput]) -> dict[str, Any]:
-    import yaml
-
-    try:
-        with open(path) as handle:
-            data = yaml.safe_load(handle)
-    except OSError as error:
-        raise error_class(f"cannot read {what} '{path}': {error.strerror}") from None
-    except yaml.YAMLError as error:
-        problem = one_line(error)
-        raise error_class(f"{what} '{path}' is not valid YAML: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise error_class(f"{what} '{path}' must hold a mapping, not a {type(data).__name__}")
-    return data
-
-
-def getinit_data(
-    initfiles: tuple[str, ...] | list[str], parameters: tuple[str, ...] | list[str]
-) -> dict[str, Any]:
-    """Parameters from YAML files, then ``name=value`` strings (later ones win)."""
-    initdata: dict[str, Any] = {}
-    for initfile in initfiles:
-        initdata.update(read_yaml_mapping(initfile, "parameter file", ParameterError))
-    for text in parameters:
-        name, value = parse_parameter(text)
-        initdata[name] = value
-    return initdata
-
-
-def make_state(
-    statefile: str, write: tuple[str, ...], read: tuple[str, ...], host: Any = None
-) -> Any:
-    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), or -w/-r.
-
-    With a ``host`` reached over SSH, -w/-r are paths on that host: absolute, or ``~/...``
-    (quoted, so that the local shell leaves the ``~`` alone).
-    """
-    from .statecontexts import LocalFSState, load_state
-
-    if statefile:
-        data = read_yaml_mapping(statefile, "state file", StateError)
-        if "state_type" in data:
-            state = load_state(data)
-        else:
-            for key in ("readwrite", "readonly"):
-                if not isinstance(data.get(key, []), list):
-                    raise StateError(
-                        f"state file '{statefile}': '{key}' must be a list of directories"
-                    )
-            state = LocalFSState(data.get("readwrite", []), data.get("readonly", []))
-    elif host is None:
-        return LocalFSState(
-            [os.path.realpath(w) for w in write], [os.path.realpath(r) for r in read]
-        )
-    else:
-        state = LocalFSState([_path_on(host, w) for w in write], [_path_on(host, r) for r in read])
-    return state.on_host(host) if host is not None and hasattr(state, "on_host") else state
-
-
-def _path_on(host: Any, path: str) -> str:
-    expanded = host.expanduser(path)
-    if not expanded.startswith("/"):
-        raise StateError(
-            f"'{path}': with --ssh, -w and -r are directories on {host.name}: give them "
-            "absolute, or as '~/...' in quotes"
-        )
-    return expanded
-
-
 def _dump(data: Any) -> str:
     return json.dumps(data, sort_keys=True)
-
-
-def _check_writable(path: Optional[str]) -> None:
-    """Fail before running when an output file could not be written afterwards."""
-    if not path:
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise BadInput(f"cannot write '{path}': directory '{directory}' does not exist")
-    if not os.access(directory, os.W_OK):
-        raise BadInput(f"cannot write '{path}': directory '{directory}' is not writable")
-    if os.path.isdir(path):
-        raise BadInput(f"cannot write '{path}': it is a directory")
 
 
 def _write_output(path: Optional[str], data: Any) -> None:
@@ -250,26 +147,20 @@ def _write_output(path: Optional[str], data: Any) -> None:
             raise BadInput(f"cannot write '{path}': {error.strerror}") from None
 
 
-@dataclass
-class StepInputs:
-    """What every spec-running command loads from its arguments."""
-
-    spec: dict[str, Any]
-    parameters: dict[str, Any]
-    state: Any
-
-
-def load_step_inputs(options: dict[str, Any]) -> StepInputs:
-    """Set up logging; load the spec, parameters and state given by ``spec_options``."""
+def load_spec_and_parameters(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set up logging; load the spec and the parameters given by ``spec_options``."""
     from .utils import load_packtivity
 
     setup_logging(options["verbosity"], options["verbose"], options["quiet"])
     spec = load_packtivity(
         options["spec"], options["toplevel"], options["schemasource"], options["validate"]
     )
-    parameters = getinit_data(options["parfiles"], options["parameter"])
-    state = make_state(options["state"], options["write"], options["read"])
-    return StepInputs(spec, parameters, state)
+    return spec, getinit_data(options["parfiles"], options["parameter"])
+
+
+def state_options(options: dict[str, Any]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """``(statefile, write, read)`` as given by ``spec_options``."""
+    return options["state"], options["write"], options["read"]
 
 
 def spec_options(func: F) -> F:
@@ -389,21 +280,6 @@ def batch_options(func: F) -> F:
     return func
 
 
-BATCH_FLAGS = (
-    "cpus",
-    "memory",
-    "walltime",
-    "gpus",
-    "queue",
-    "account",
-    "reservation",
-    "scheduler_option",
-    "profile",
-    "ssh",
-    "accept_new_host_key",
-)
-
-
 @click.command(cls=PacktivityCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @spec_options
 @batch_options
@@ -461,104 +337,71 @@ def runcli(
     local the step runs as a batch job; --async hands back a proxy to check later with
     packtivity-checkproxy.
     """
-    import packtivity
-
-    from .backendutils import backend_from_string
-    from .batch import SCHEDULERS
-    from .hosts import local_host
+    from . import runner
     from .jobscript import STEP_NAME
-    from .syncbackends import check_inputs, packconfig
 
     if not STEP_NAME.fullmatch(step_name):
         raise BadInput(
             f"--name {step_name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with "
             "a letter or digit (it names files and batch jobs)"
         )
-    metadata = {"name": step_name}
-    given = {name: options.pop(name) for name in BATCH_FLAGS}
+    given = {name: options.pop(name) for name in runner.BATCH_FLAGS}
     batch_flags = {name: value for name, value in given.items() if value not in (None, ())}
-    inputs = load_step_inputs(options)
-    loaded_spec, parameters, step_state = inputs.spec, inputs.parameters, inputs.state
+    spec, parameters = load_spec_and_parameters(options)
     for path in (outfile, proxyfile if not asyncwait else None):
-        _check_writable(path)
-    is_batch = backend in SCHEDULERS
-    if (batch_flags or show_script) and not is_batch:
-        flags = ", ".join(
-            "--" + n.replace("_", "-")
-            for n in [*batch_flags, *(["show_script"] if show_script else [])]
-        )
-        raise BadInput(f"{flags}: only for the batch backends (-b slurm, pbs or local)")
-    is_sync, chosen = backend_from_string(backend, batch_flags)
-    host = getattr(chosen, "host", None)
-    if host is not None and host is not local_host():
-        step_state = make_state(options["state"], options["write"], options["read"], host)
-    check_inputs(
-        loaded_spec,
+        check_writable(path)
+    run = runner.prepare(
+        spec,
         parameters,
-        step_state,
-        getattr(chosen, "pack_config", packconfig()),
-        getattr(chosen, "exec_config", None),
-        host,
+        state_options(options),
+        backend,
+        batch_flags,
+        {"name": step_name},
+        asyncwait=asyncwait,
+        show_script=show_script,
     )
-    if not is_sync and not asyncwait and not getattr(chosen, "saveable_proxies", True):
-        from .asyncbackends import UNSAVEABLE
-
-        raise BadInput("--async: " + UNSAVEABLE.format(backend=backend))
-    if is_batch:
-        chosen.resources(loaded_spec.get("environment"))  # bad resources: one line, nothing run
-    from .syncbackends import ExecutionConfig
-
-    dry_run = ExecutionConfig().dry_run()
-    if show_script or (dry_run and is_batch):
-        if not show_script:
-            click.echo(f"dry run: nothing is submitted to {backend}; it would be:", err=True)
-        click.echo(chosen.show_script(loaded_spec, parameters, step_state, metadata), nl=False)
+    if runner.shows_script_only(run, show_script):
+        shown = runner.scheduler_script(run, show_script)
+        _say(shown.notes)
+        click.echo(shown.script, nl=False)
         return
-    step_state.ensure()
-    prepub = chosen.prepublish(loaded_spec, parameters, step_state)
-    if prepub is not None:
-        click.echo(f"prepublished: {_dump(prepub.json())}", err=True)
-
-    pack = packtivity.pack_object(loaded_spec)
-    in_container = (loaded_spec.get("environment") or {}).get(
-        "environment_type"
-    ) == "docker-encapsulated" and bool(loaded_spec.get("process"))
-    if dry_run and in_container:  # (a batch backend showed its script above)
-        # the command lines are printed, nothing is pulled or run: there is nothing to publish
-        pack(parameters, step_state, metadata=metadata)
-        click.echo(
-            "dry run (PACKTIVITY_DRYRUN): the container step was not run and nothing was "
-            "pulled, so no result is published",
-            err=True,
-        )
+    _say([runner.prepublish(run)])
+    started = runner.start(run)
+    _say(started.notes)
+    if started.proxy is not None and not asyncwait:
+        proxydata = started.proxy.json()
+        _write_output(proxyfile, proxydata)
+        click.echo(f"proxy written to {proxyfile}: check it with 'packtivity-checkproxy "
+                   f"{shlex.quote(proxyfile)}'", err=True)  # fmt: skip
+        click.echo(_dump(proxydata))  # stdout: the proxy's JSON, nothing else
         return
-    if is_sync:
-        result = pack(parameters, step_state, syncbackend=chosen, metadata=metadata)
+    if started.proxy is not None:
+        result = _wait_for_one(run.backend, started.proxy, proxyfile)
+    elif started.result is not None:
+        result = started.result
     else:
-        proxy = pack(
-            parameters, step_state, asyncbackend=chosen, asyncwait=False, metadata=metadata
-        )
-        if not asyncwait:
-            proxydata = proxy.json()
-            _write_output(proxyfile, proxydata)
-            click.echo(f"proxy written to {proxyfile}: check it with 'packtivity-checkproxy "
-                       f"{shlex.quote(proxyfile)}'", err=True)  # fmt: skip
-            click.echo(_dump(proxydata))  # stdout: the proxy's JSON, nothing else
-            return
-        result = _wait_for_one(chosen, proxy, proxyfile)
+        return  # a dry run of a container step: nothing to publish
     click.echo(_dump(result.json()))
     _write_output(outfile, result.json())
+
+
+def _say(notes: list[Optional[str]]) -> None:
+    """Notes for people, on stderr."""
+    for note in notes:
+        if note:
+            click.echo(note, err=True)
 
 
 def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
     """Wait for a submitted step with progress; Ctrl-C leaves it running and saves its proxy."""
     from . import waiting
+    from .protocol import describe, saveable
 
-    label = proxy.describe() if hasattr(proxy, "describe") else "the step"
+    label = describe(proxy)
     try:
         waiting.wait([(label, backend, proxy)])
     except KeyboardInterrupt:
-        if getattr(proxy, "saveable", False):
+        if saveable(proxy):
             _write_output(proxyfile, proxy.json())
             _fail(
                 f"interrupted: {label} keeps running; its proxy is in {proxyfile}: "
@@ -621,16 +464,6 @@ def validatecli(
         secho("packtivity definition is valid", fg="green")
 
 
-def read_proxy_file(path: str) -> Any:
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except OSError as error:
-        raise ProxyError(f"cannot read proxy file '{path}': {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise ProxyError(f"proxy file '{path}' is not valid JSON: {error}") from None
-
-
 @click.command(cls=PacktivityCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("proxyfiles", nargs=-1, required=True, metavar="PROXY...")
 @click.option(
@@ -664,92 +497,38 @@ def checkproxy(
     0 when every step succeeded or is still running, 1 when one failed, was cancelled or is
     unknown to the scheduler, 2 for an unreadable proxy.  Checking again gives the same answer.
     """
-    from . import waiting
-    from .backendutils import load_proxy
-    from .protocol import Cancels
+    from . import reports, waiting
 
     setup_logging(verbosity, verbose, quiet)
     if outfile and len(proxyfiles) > 1:
         raise BadInput("-o/--outfile takes one proxy at a time")
-    items = []
-    for path in proxyfiles:
-        try:
-            proxy, backend = load_proxy(read_proxy_file(path), best_effort_backend=True)
-        except ProxyError as error:
-            raise ProxyError(f"{path}: {error}") from None
-        items.append((path, backend, proxy))
-        waiting.watch_all(backend, proxy)  # all jobs in the first status command
+    saved = reports.load_saved(proxyfiles)
     if cancel:
-        for path, backend, proxy in items:
-            if not isinstance(backend, Cancels):
-                raise BadInput(f"{path}: this backend's steps cannot be cancelled")
-            backend.cancel(proxy)
-            click.echo(f"{path}: cancel requested", err=True)
-    if wait:
-        statuses = waiting.wait(items)
-    else:
-        statuses = {path: waiting.status_of(backend, proxy) for path, backend, proxy in items}
-    report: dict[str, Any] = {}
-    failed = False
-    for path, backend, proxy in items:
-        status = statuses[path]
-        entry: dict[str, Any] = {"status": status.state, "exit_code": status.exit_code}
-        if status.message:
-            entry["message"] = status.message
-        if status.succeeded:
-            entry["result"] = backend.result(proxy).json()
-            _write_output(outfile, entry["result"])
-        elif status.finished:
-            failed = True
-        report[path] = entry
+        reports.cancel(saved)
+        for item in saved:
+            click.echo(f"{item.path}: cancel requested", err=True)
+    statuses = waiting.wait([(s.path, s.backend, s.proxy) for s in saved]) if wait else None
+    steps = reports.report(saved, statuses)
+    for step in steps:
+        if step.result is not None:
+            _write_output(outfile, step.result)
     if as_json:
-        click.echo(_dump(json_report(report, statuses)))
+        click.echo(_dump(reports.json_report(steps)))
     else:
-        for path, entry in report.items():
-            prefix = f"{path}: " if len(items) > 1 else ""
-            status = statuses[path]
+        for step in steps:
+            prefix = f"{step.path}: " if len(steps) > 1 else ""
+            status = step.status
             click.echo(f"{prefix}ready: {status.finished}")  # the original's lines first
             if status.finished:
                 click.echo(f"{prefix}successful: {status.succeeded}")
-            click.echo(f"{prefix}status: {entry['status']}")
-            if "result" in entry:
-                click.echo(f"{prefix}result: {_dump(entry['result'])}")
-            elif "message" in entry:
+            click.echo(f"{prefix}status: {status.state}")
+            if status.succeeded:
+                click.echo(f"{prefix}result: {_dump(step.result)}")
+            elif status.message:
                 label = "failure" if status.finished else "note"
-                click.echo(f"{prefix}{label}: {entry['message']}")
-    if failed:
+                click.echo(f"{prefix}{label}: {status.message}")
+    if reports.any_failed(steps):
         sys.exit(1)
-
-
-#: the version of ``packtivity-checkproxy --json``'s output
-CHECKPROXY_FORMAT = "packtivity-checkproxy/1"
-
-
-def json_report(report: dict[str, dict[str, Any]], statuses: dict[str, Any]) -> dict[str, Any]:
-    """``packtivity-checkproxy --json``: one shape for any number of proxies::
-
-        {"format": "packtivity-checkproxy/1",
-         "steps": [{"proxy": PATH, "status": STATE, "finished": BOOL, "succeeded": BOOL,
-                    "exit_code": INT|null, "message": STR|null, "result": JSON|null}, ...]}
-
-    in the order the proxies were given.  New keys may be added within a format version; a
-    change to these is a new version.
-    """
-    steps = []
-    for path, entry in report.items():
-        status = statuses[path]
-        steps.append(
-            {
-                "proxy": path,
-                "status": entry["status"],
-                "finished": bool(status.finished),
-                "succeeded": bool(status.succeeded),
-                "exit_code": entry["exit_code"],
-                "message": entry.get("message"),
-                "result": entry.get("result"),
-            }
-        )
-    return {"format": CHECKPROXY_FORMAT, "steps": steps}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -763,11 +542,12 @@ def utilcli() -> None:
 @handle_errors
 def pubtest(backend: str, **options: Any) -> None:
     """Run only the publisher of SPEC against the current state and print its result."""
+    from .inputs import make_state
     from .syncbackends import finalize_inputs, packconfig, publish
 
-    inputs = load_step_inputs(options)
-    parameters, state = finalize_inputs(inputs.parameters, inputs.state)
-    result = publish(inputs.spec["publisher"], parameters, state, packconfig())
+    spec, parameters = load_spec_and_parameters(options)
+    parameters, state = finalize_inputs(parameters, make_state(*state_options(options)))
+    result = publish(spec["publisher"], parameters, state, packconfig())
     click.echo(_dump(result.json()))
 
 
@@ -780,57 +560,24 @@ def shell(backend: str, **options: Any) -> None:
     A docker-encapsulated SPEC gets its container, with the same image, binds and variables as
     a run; a localproc-env SPEC gets a shell on the host.
     """
-    import logging
-    import subprocess
-
-    from .handlers.execution_handlers import container_command
     from .hosts import local_host
-    from .syncbackends import ExecutionConfig, finalize_inputs
+    from .inputs import make_state
+    from .plan import shell_plan
+    from .syncbackends import ExecutionConfig
 
-    inputs = load_step_inputs(options)
-    loaded_spec, step_state = inputs.spec, inputs.state
-    step_state.ensure()
-    environment = loaded_spec.get("environment") or {"environment_type": "localproc-env"}
-    env_type = environment["environment_type"]
-    if env_type not in ("localproc-env", "docker-encapsulated"):
-        raise BadInput(f"packtivity-util shell has no shell for environment type {env_type}")
-    process = loaded_spec.get("process") or {}
-    interpreter = (
-        process.get("interpreter", "sh")
-        if process.get("process_type") == "interpolated-script-cmd"
-        else "sh"
-    )
-    workdir = step_state.readwrite[0]
-    dry_run = ExecutionConfig().dry_run()
-    if env_type == "localproc-env":
-        if dry_run:
-            click.echo(f"dry run: would open: cd {shlex.quote(workdir)} && sh -c {interpreter}")
-            return
-        sys.exit(subprocess.call(["sh", "-c", interpreter], cwd=workdir))
-    from .handlers.environment_handlers import docker
-
-    parameters, step_state = finalize_inputs(inputs.parameters, step_state)
-    environment = docker(environment, parameters, step_state)
-    envscript = environment.get("envscript") or ""
-    command = ["sh", "-c", (f". {shlex.quote(envscript)} && " if envscript else "") + interpreter]
-    host = local_host()
-    argv, _, files = container_command(
-        ExecutionConfig(),
-        environment,
-        step_state,
-        command,
-        {"name": "shell"},
-        step_state.metadir,
-        logging.getLogger("packtivity.shell"),
-        host,
-    )
-    if dry_run:  # nothing pulled (container_command only printed it), written or run
-        click.echo(f"dry run: would open: cd {shlex.quote(workdir)} && {shlex.join(argv)}")
+    spec, parameters = load_spec_and_parameters(options)
+    state = make_state(*state_options(options))
+    state.ensure()
+    exec_config = ExecutionConfig()
+    shell = shell_plan(spec, parameters, state, exec_config, local_host())
+    if exec_config.dry_run():  # nothing pulled (only said), written or run
+        click.echo(f"dry run: would open: cd {shlex.quote(shell.cwd)} && {shlex.join(shell.argv)}")
         return
-    for path, content in files.items():
-        host.write_text(path, content)
-    click.echo(f"packtivity: {shlex.join(argv)}", err=True)
-    sys.exit(subprocess.call(argv, cwd=workdir))
+    for path, content in shell.files.items():
+        local_host().write_text(path, content)
+    if shell.in_container:
+        click.echo(f"packtivity: {shlex.join(shell.argv)}", err=True)
+    sys.exit(local_host().run_interactive(shell.argv, cwd=shell.cwd))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ to the step's logs.
 from __future__ import annotations
 
 import json
-import os
+import posixpath
 import re
 import secrets
 import shlex
@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 from .errors import StepFailed
 from .hosts import Host
+from .runrecord import record_header
 from .templating import render
 
 #: what a step name given on the command line (``--name``) may hold: it names files and jobs
@@ -93,6 +94,8 @@ class JobBody:
     #: output file for runs with nobody watching (batch jobs); None: output to the terminal
     logfile: Optional[str] = None
     files: dict[str, str] = field(default_factory=dict)  #: other files to write first
+    #: the variable holding the batch job's id where the body runs (``SLURM_JOB_ID``), or None
+    job_id_variable: Optional[str] = None
 
     @property
     def command_line(self) -> str:
@@ -112,16 +115,17 @@ def render_job_body(body: JobBody) -> str:
     """The job body script.  It exits with the command's exit code (128+N after signal N)."""
     from . import __version__
 
-    static_fields = {
-        "format": "packtivity-run-record/1",
-        "step": body.step,
-        "cwd": body.cwd,
-        "command_line": body.command_line,
-        "stdin": body.stdin is not None,
-        "runtime": body.runtime,
-        "image": body.image.json() if body.image else None,
-    }
-    static_json = json.dumps(static_fields, sort_keys=True)
+    static_json = json.dumps(
+        record_header(
+            step=body.step,
+            cwd=body.cwd,
+            command_line=body.command_line,
+            stdin=body.stdin is not None,
+            runtime=body.runtime,
+            image=body.image.json() if body.image else None,
+        ),
+        sort_keys=True,
+    )
     stdin = body.stdin
     if stdin is not None and stdin.endswith("\n"):
         stdin = stdin[:-1]  # the here-document adds the final newline back
@@ -139,6 +143,7 @@ def render_job_body(body: JobBody) -> str:
             "stdin": stdin or "",
             "stdin_delimiter": _heredoc_delimiter(stdin or ""),
             "record_fields": shlex.quote(static_json[:-1]),
+            "job_id": f'"${{{body.job_id_variable}:-}}"' if body.job_id_variable else "''",
         },
     )
 
@@ -168,4 +173,4 @@ def write_job_body(body: JobBody, host: Host) -> None:
 
 def job_paths(metadir: str, step: str) -> tuple[str, str]:
     """``(script_path, record_path)`` of a step in its meta directory (``_packtivity``)."""
-    return os.path.join(metadir, f"{step}.job.sh"), os.path.join(metadir, f"{step}.run.json")
+    return posixpath.join(metadir, f"{step}.job.sh"), posixpath.join(metadir, f"{step}.run.json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
+import posixpath
 from typing import Any, Iterator, Optional
 
 LOGFORMAT = "%(asctime)s | %(name)20.20s | %(levelname)6s | %(message)s"
@@ -32,7 +32,7 @@ def topic_logfile(state: Any, metadata: dict[str, Any], topic: str) -> Optional[
     metadir = getattr(state, "metadir", None) if state else None
     if not metadir:
         return None
-    return os.path.join(metadir, "{}.{}.log".format(metadata["name"], topic))
+    return posixpath.join(metadir, "{}.{}.log".format(metadata["name"], topic))
 
 
 def default_logging_handlers(
@@ -71,7 +71,7 @@ def file_handler(logfile: str, host: Any = None) -> logging.Handler:
     from .hosts import local_host
 
     host = host or local_host()
-    host.make_dirs(os.path.dirname(logfile))
+    host.make_dirs(posixpath.dirname(logfile))
     if host is local_host():
         return logging.FileHandler(logfile)
     return HostFileHandler(logfile, host)

@@ -76,6 +76,76 @@ class Cancels(Protocol):
     def cancel(self, proxy: Any) -> None: ...
 
 
+@runtime_checkable
+class Configured(Protocol):
+    """Optional: built from packtivity's configuration (``config: {exec: ..., ...}``); the
+    configuration is used to check a step's inputs before it runs."""
+
+    pack_config: Any
+    exec_config: Any
+
+
+@runtime_checkable
+class RunsOnHost(Protocol):
+    """Optional: runs steps on a :class:`~packtivity.hosts.Host` (the batch backends, also over
+    SSH): the state's directories are that host's."""
+
+    host: Any
+
+
+@runtime_checkable
+class SavesProxies(Protocol):
+    """Optional: says whether its proxies may be written to a file and checked from another
+    process (``--async``); a backend without it is taken to say yes."""
+
+    saveable_proxies: bool
+
+
+@runtime_checkable
+class ShowsScript(Protocol):
+    """Optional: ``--show-script`` and dry runs: what would be submitted, submitting nothing."""
+
+    def show_script(
+        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+    ) -> str: ...
+
+
+@runtime_checkable
+class Watches(Protocol):
+    """Optional: answers about many steps with one query (a batch queue).  Told of every step
+    before the first question, so that one query covers them all; says how long to wait
+    between questions."""
+
+    def watch(self, proxy: Any) -> None: ...
+
+    def poll_interval(self) -> float: ...
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """Optional, of a proxy: a name for people ("slurm job 123 (step 'fit')")."""
+
+    def describe(self) -> str: ...
+
+
+@runtime_checkable
+class Saveable(Protocol):
+    """Optional, of a proxy: whether its JSON can be written and checked from another
+    process; a proxy without it is taken to say no."""
+
+    saveable: bool
+
+
+def describe(proxy: Any) -> str:
+    """A proxy's name for people."""
+    return proxy.describe() if isinstance(proxy, Describes) else "the step"
+
+
+def saveable(proxy: Any) -> bool:
+    """Whether a proxy can be written to a file and checked later."""
+    return bool(proxy.saveable) if isinstance(proxy, Saveable) else False
+
+
 def status_from_answers(backend: AsyncBackend, proxy: Any) -> Status:
     """The :class:`Status` of a backend that only has the required methods."""
     if not backend.ready(proxy):

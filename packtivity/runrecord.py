@@ -17,6 +17,31 @@ from .errors import PacktivityError
 from .hosts import Host
 
 RECORD_FORMAT = "packtivity-run-record/1"
+#: the fields the job body writes after the command ends (``templates/job.sh.mustache``); the
+#: others come from :func:`record_header`.  Together they are :class:`RunRecord`'s fields.
+RUN_FIELDS = ("exit_code", "signal", "start", "end", "host", "runtime_version", "batch_job_id")
+
+
+def record_header(
+    *,
+    step: str,
+    cwd: str,
+    command_line: str,
+    stdin: bool,
+    runtime: Optional[str],
+    image: Optional[dict[str, Any]],
+) -> dict[str, Any]:
+    """The fields of a run record known before the command runs (the job body writes them
+    first, then :data:`RUN_FIELDS`)."""
+    return {
+        "format": RECORD_FORMAT,
+        "step": step,
+        "cwd": cwd,
+        "command_line": command_line,
+        "stdin": stdin,
+        "runtime": runtime,
+        "image": image,
+    }
 
 
 class RunRecordError(PacktivityError):

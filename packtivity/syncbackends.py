@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from . import datamodel as _datamodel
 from . import logutils
-from .containers.settings import container_config
+from .apptainer.settings import container_config
 from .errors import BadInput
 
 
@@ -203,7 +203,7 @@ def check_inputs(
         build_job(process, *finalize_inputs(parameters, state), pack_config)
     environment = spec.get("environment") or {}
     if environment.get("environment_type") == "docker-encapsulated":
-        from .containers.images import image_reference, read_image_map
+        from .apptainer.images import image_reference, read_image_map
         from .hosts import local_host
 
         host = host or local_host()

@@ -11,18 +11,16 @@ import functools
 from pathlib import Path
 from typing import Any
 
-_PACKAGE = Path(__file__).resolve().parent
-#: installed wheels carry ``packtivity/templates``; a source checkout has ``templates/`` beside
-#: the package
-TEMPLATE_DIRS = (_PACKAGE / "templates", _PACKAGE.parent / "templates")
+#: the templates: ``templates/`` at the top of the project, which ``packtivity/templates`` links
+#: to in a checkout and the wheel carries as ``packtivity/templates`` (the same lookup for both)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def template_path(name: str) -> Path:
-    for directory in TEMPLATE_DIRS:
-        candidate = directory / name
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"template {name} is missing from {', '.join(map(str, TEMPLATE_DIRS))}")
+    path = TEMPLATES / name
+    if not path.is_file():
+        raise FileNotFoundError(f"template {name} is missing from {TEMPLATES}")
+    return path
 
 
 @functools.cache

@@ -14,24 +14,24 @@ from typing import IO, Any, Optional
 
 from .batch.poller import BACKOFF, MAX_INTERVAL, MIN_INTERVAL
 from .hosts import HostUnreachable
-from .protocol import Status, status_of
+from .protocol import Status, Watches, status_of
 
 # the backend protocol's status, here since waiting was its first user (kept importable)
 __all__ = ["Status", "status_of", "wait", "watch_all"]
 
 
 def watch_all(backend: Any, proxy: Any) -> None:
-    """Let a batch backend's poller know of the job before anything is asked (one poll for all)."""
-    poller = getattr(backend, "poller", None)
-    if poller is not None and hasattr(proxy, "native_id"):
-        poller.watch([proxy.native_id])
+    """Let a backend that answers for many steps at once know of this one before anything is
+    asked (one poll for all)."""
+    if isinstance(backend, Watches):
+        backend.watch(proxy)
 
 
 def _interval(items: list[tuple[str, Any, Any]], waited: float) -> float:
     """Seconds until the next look: a batch poller's own interval; for other backends (one
     cheap query per step) 0.1 s at first, growing with the time waited, up to 1 s."""
     quick = min(1.0, max(0.1, waited / 10))
-    intervals = [getattr(getattr(b, "poller", None), "interval", quick) for _, b, _ in items]
+    intervals = [b.poll_interval() if isinstance(b, Watches) else quick for _, b, _ in items]
     return max(0.1, min(intervals or [quick]))
 
 

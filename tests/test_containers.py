@@ -21,8 +21,8 @@ from conftest import BIN, assert_one_line_error, assert_one_line_error_any
 from goldenfiles import assert_golden
 from stepspecs import container_spec, write_spec
 
-from packtivity.containers.images import cache_name, image_reference, resolve_image
-from packtivity.containers.settings import container_config
+from packtivity.apptainer.images import cache_name, image_reference, resolve_image
+from packtivity.apptainer.settings import container_config
 from packtivity.errors import BackendError, ContainerRuntimeError, SpecError, StepFailed
 from packtivity.hosts import local_host
 
@@ -141,8 +141,8 @@ def _placeholders(text: str, tmp_path: Path) -> str:
 
 def test_container_job_body_golden(tmp_path: Path, monkeypatch) -> None:
     from packtivity.handlers.environment_handlers import docker
-    from packtivity.handlers.execution_handlers import container_job_body
     from packtivity.jobscript import render_job_body
+    from packtivity.plan import container_job_body
     from packtivity.statecontexts import LocalFSState
     from packtivity.syncbackends import ExecutionConfig, finalize_inputs
 
@@ -191,12 +191,18 @@ def test_host_and_batch_job_bodies_golden() -> None:
         record_path="/data/work/_packtivity/hello.run.json",
     )
     assert_golden("job-host.sh", render_job_body(body))
-    batch = JobBody(**{**body.__dict__, "logfile": "/data/work/_packtivity/hello.run.log"})
+    batch = JobBody(
+        **{
+            **body.__dict__,
+            "logfile": "/data/work/_packtivity/hello.run.log",
+            "job_id_variable": "SLURM_JOB_ID",
+        }
+    )
     assert_golden("job-batch.sh", render_job_body(batch))
 
 
 def test_pull_script_golden() -> None:
-    from packtivity.containers.images import pull_script
+    from packtivity.apptainer.images import pull_script
 
     script = pull_script("apptainer", "docker://registry.example:5000/a/b:1.0", "/c/a_b_1.0.sif")
     assert_golden("pull.sh", script)

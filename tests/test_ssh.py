@@ -152,6 +152,68 @@ def test_failed_job_reports_exit_code_and_stderr_over_ssh(laptop: Laptop, cli, t
     assert "failed with exit code 3" in r.stderr and "cannot open calibration.db" in r.stderr
 
 
+def test_paths_are_resolved_on_the_cluster_not_on_the_laptop(laptop: Laptop, tmp_path) -> None:
+    """``-w DIR`` with ``--ssh``: DIR is the cluster's path and only the cluster resolves it.
+
+    The laptop runs in its own mount namespace (``unshare -m``) where DIR is a symbolic link to
+    a directory the cluster does not have, as on a macOS laptop whose ``/tmp`` and ``/var`` are
+    links into ``/private``; on the cluster DIR is a link to another directory.  The step must
+    run in the cluster's target, and nothing may be created where the laptop's link points.
+    """
+    base = laptop.work / "paths"
+    (base / "real").mkdir(parents=True)
+    os.chown(base, laptop.cluster_uid, -1)
+    os.chown(base / "real", laptop.cluster_uid, -1)
+    (base / "data").symlink_to(base / "real")  # the cluster's view
+    spec = host_spec("echo ran > out.txt", {"out": "{workdir}/out.txt"})
+    write_spec(tmp_path, "step.yml", spec)
+    laptop_view = (
+        'mount -t tmpfs laptop "$1" && mkdir "$1/private-on-laptop" && '
+        'ln -s "$1/private-on-laptop" "$1/data" && shift && exec "$@"'
+    )
+    r = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", laptop_view, "sh",
+         str(base), str(BIN / "packtivity-run"), "-t", str(tmp_path), "step.yml",
+         "-b", "local", "--ssh", "testcluster", "-w", str(base / "data")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"out": f"{base}/real/out.txt"}
+    assert (base / "real" / "out.txt").read_text() == "ran\n"
+    assert not (base / "private-on-laptop").exists()
+
+
+def test_grid_proxy_is_the_clusters_not_the_laptops(
+    laptop: Laptop, apptainer, cli, tmp_path, monkeypatch
+) -> None:
+    """``X509_USER_PROXY`` set on the laptop names a laptop file: a container step over SSH
+    must not get it.  The proxy comes from the cluster's environment or from configuration
+    (``PACKTIVITY_X509_USER_PROXY``, a path on the cluster), and is then bound."""
+    laptop_proxy = tmp_path / "x509up_laptop"
+    laptop_proxy.write_text("laptop credentials\n")
+    cluster_proxy = laptop.work / "x509up_cluster"
+    cluster_proxy.write_text("cluster credentials\n")
+    os.chown(cluster_proxy, laptop.cluster_uid, -1)
+    monkeypatch.setenv("X509_USER_PROXY", str(laptop_proxy))
+    spec = container_spec(
+        "busybox",
+        {
+            "process_type": "string-interpolated-cmd",
+            "cmd": 'echo "proxy=$X509_USER_PROXY" > seen.txt; cat "$X509_USER_PROXY" >> seen.txt || :',  # noqa: E501
+        },
+        imagetag="1.36",
+    )
+    ssh_args = ("-b", "local", "--ssh", "testcluster")
+    unset = run(cli, tmp_path, spec, *ssh_args, "-w", str(laptop.work / "unset"))
+    assert unset.returncode == 0, unset.stderr
+    assert (laptop.work / "unset" / "seen.txt").read_text() == "proxy=\n"
+    monkeypatch.setenv("PACKTIVITY_X509_USER_PROXY", str(cluster_proxy))
+    configured = run(cli, tmp_path, spec, *ssh_args, "-w", str(laptop.work / "configured"))
+    assert configured.returncode == 0, configured.stderr
+    seen = (laptop.work / "configured" / "seen.txt").read_text()
+    assert seen == f"proxy={cluster_proxy}\ncluster credentials\n"
+
+
 def test_unknown_host_key_is_refused_unless_accepted(laptop: Laptop, cli, tmp_path) -> None:
     laptop.known_hosts.write_text("")
     spec = host_spec("true")

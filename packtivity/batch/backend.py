@@ -9,47 +9,30 @@ publisher on the shared storage.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 from typing import Any, Optional
 
-from .. import logutils
+from ..apptainer.settings import as_flag
 from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
-from ..containers.settings import as_flag
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
-from ..jobscript import JobBody, host_job_body, render_job_body, with_run_id, write_job_body
+from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
+from ..outcome import Outcome, decide
+from ..plan import plan_step, runs_a_job
 from ..protocol import Status, status_from_answers
 from ..runrecord import read_run_record
-from ..syncbackends import (
-    ExecutionConfig,
-    build_env,
-    build_job,
-    finalize_inputs,
-    packconfig,
-    prepublish,
-    publish,
-)
+from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepublish, publish
 from . import SCHEDULERS
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
-from .outcome import Outcome, decide
 from .poller import poller_for
 from .submission import submit
 
 log = logging.getLogger(__name__)
 
-#: environments a batch job can run; the others (noop, manual) run here, in the foreground
-BATCH_ENVIRONMENTS = ("localproc-env", "docker-encapsulated")
 #: the backend options that set resources (the CLI flags have the same names)
 RESOURCE_OPTIONS = ("cpus", "memory", "walltime", "gpus", "queue", "account", "reservation")
-
-
-def runs_a_job(spec: Any) -> bool:
-    """Whether a spec has anything to run on a node (not a pure publishing, noop or manual step)."""
-    environment = spec.get("environment") or {}
-    return bool(spec.get("process")) and environment.get("environment_type") in BATCH_ENVIRONMENTS
 
 
 class BatchProxy(PacktivityProxyBase):
@@ -197,28 +180,19 @@ class BatchBackend:
         metadata: dict[str, Any],
         exec_config: ExecutionConfig,
     ) -> tuple[JobBody, resources_module.Resources]:
-        """The job body of a step and its resources; the image is pulled first when needed
-        (with a dry-run ``exec_config``, the pull is only printed)."""
-        from ..handlers.execution_handlers import container_job_body
-
-        parameters, state = finalize_inputs(parameters, state)
-        job = build_job(spec["process"], parameters, state, self.pack_config)
-        environment = build_env(spec["environment"], parameters, state, self.pack_config)
-        resources = self.resources(spec["environment"])
-        metadir = state.metadir
-        logfile = logutils.topic_logfile(state, metadata, "run")
-        if environment["environment_type"] == "docker-encapsulated":
-            with logutils.setup_logging_topic(
-                exec_config, metadata, state, "step", True
-            ) as steplog:
-                assert steplog is not None
-                body = container_job_body(
-                    exec_config, environment, state, job, metadata, metadir, steplog, self.host
-                )
-        else:
-            cwd = state.readwrite[0]
-            body = host_job_body(job, cwd, metadir, metadata["name"])
-        return dataclasses.replace(body, logfile=logfile), resources
+        """The job body of a step (:func:`packtivity.plan.plan_step`) and its resources; the
+        image is pulled first when needed (with a dry-run ``exec_config``, only printed)."""
+        body = plan_step(
+            spec,
+            parameters,
+            state,
+            metadata,
+            self.pack_config,
+            exec_config,
+            self.host,
+            job_id_variable=self.adapter.job_id_variable or None,
+        )
+        return body, self.resources(spec["environment"])
 
     def show_script(
         self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
@@ -241,7 +215,7 @@ class BatchBackend:
         )
 
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
-        """How the job stands now (see :mod:`packtivity.batch.outcome`)."""
+        """How the job stands now (see :mod:`packtivity.outcome`)."""
         # the scheduler first, the record second: a job the scheduler saw end wrote its record
         # before it ended, so the record is then there to read.  The other order races: no
         # record yet, then the job ends, and "ended without a run record" would be reported.
@@ -260,6 +234,16 @@ class BatchBackend:
             )
             record = None
         return decide(proxy.describe(), record, scheduler_state)
+
+    def watch(self, proxy: Any) -> None:
+        """Include this job in the poller's next status command (one command for all)."""
+        if isinstance(proxy, BatchProxy):
+            self.poller.watch([proxy.native_id])
+
+    def poll_interval(self) -> float:
+        """Seconds until the poller asks the scheduler again (it backs off while nothing
+        changes)."""
+        return float(self.poller.interval)
 
     def status(self, proxy: Any) -> Status:
         """How the job stands (see :meth:`outcome`); :class:`HostUnreachable` passes through,

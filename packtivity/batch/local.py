@@ -17,6 +17,7 @@ class LocalAdapter:
     psij_executor = "local"
     detached = True
     job_name_attribute = ""
+    job_id_variable = ""
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         return {"process_count": 1, "cpu_cores_per_process": cpus}

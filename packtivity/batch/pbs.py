@@ -49,6 +49,7 @@ class PbsAdapter:
     psij_executor = "pbs"
     detached = False
     job_name_attribute = "pbs.N"
+    job_id_variable = "PBS_JOBID"
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         if not cpus:

@@ -44,7 +44,7 @@ NAMES = {
     "slurm_partition": "queue",
     "slurm_time": "walltime",
 }
-#: spec resources that concern the container, not the scheduler (see containers.mounts)
+#: spec resources that concern the container, not the scheduler (see apptainer.mounts)
 CONTAINER_RESOURCES = ("CVMFS", "GRIDProxy", "KRB5Auth", "GPU", "kerberos", "gpu")
 
 

@@ -7,32 +7,22 @@ adapter works the same on a login node and over SSH.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
-# what a scheduler says about a job, normalised
-PENDING = "pending"  #: queued, held, configuring, suspended: not running yet (or paused)
-RUNNING = "running"
-ENDED = "ended"  #: finished by itself; the run record says how
-CANCELLED = "cancelled"
-TIMEOUT = "timeout"  #: ran out of walltime
-OUT_OF_MEMORY = "out_of_memory"
-NODE_FAILURE = "node_failure"
-PREEMPTED = "preempted"
-SCHEDULER_FAILURE = "scheduler_failure"  #: boot failure, deadline, launch failure
-#: ends that the scheduler imposed: reported as such whatever exit code the job left
-IMPOSED_ENDS = (CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAILURE, PREEMPTED, SCHEDULER_FAILURE)
-
-
-@dataclass(frozen=True)
-class SchedulerState:
-    state: str  #: one of the constants above
-    native: str = ""  #: the scheduler's own word for it (``COMPLETED``, ``R``, ...)
-    reason: str = ""
-
-    @property
-    def final(self) -> bool:
-        return self.state not in (PENDING, RUNNING)
+# the normalised states of a job, shared with the verdict on how it ended
+from ..outcome import (  # noqa: F401 - re-exported: adapters and the poller use them from here
+    CANCELLED,
+    ENDED,
+    IMPOSED_ENDS,
+    NODE_FAILURE,
+    OUT_OF_MEMORY,
+    PENDING,
+    PREEMPTED,
+    RUNNING,
+    SCHEDULER_FAILURE,
+    TIMEOUT,
+    SchedulerState,
+)
 
 
 class TransientSchedulerError(Exception):
@@ -52,6 +42,9 @@ class SchedulerAdapter(Protocol):
     detached: bool
     #: the PSI/J custom attribute that names the job (``slurm.job-name``); "" for none
     job_name_attribute: str
+    #: the environment variable that holds the job's id inside the job ("" for none); the job
+    #: body writes it into the run record
+    job_id_variable: str
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         """PSI/J ``ResourceSpecV1`` keywords for the one process of a step with ``cpus`` cores."""

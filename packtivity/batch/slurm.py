@@ -62,6 +62,7 @@ class SlurmAdapter:
     psij_executor = "slurm"
     detached = False
     job_name_attribute = "slurm.job-name"
+    job_id_variable = "SLURM_JOB_ID"
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         return {"process_count": 1, "cpu_cores_per_process": cpus}

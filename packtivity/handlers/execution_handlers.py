@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shlex
 import tempfile
 from typing import Any, Callable, Iterator, Optional
@@ -18,17 +17,11 @@ from typing import Any, Callable, Iterator, Optional
 import click
 
 from .. import logutils
-from ..errors import ContainerRuntimeError, StepFailed
+from ..errors import StepFailed
 from ..hosts import Host, local_host
-from ..jobscript import (
-    ImageInfo,
-    JobBody,
-    describe_job,
-    host_job_body,
-    job_argv,
-    job_paths,
-    write_job_body,
-)
+from ..jobscript import JobBody, describe_job, write_job_body
+from ..outcome import ENDED, SchedulerState, decide
+from ..plan import job_body, workdir_of
 from ..runrecord import RunRecord, read_run_record
 from ..utils import handler_decorator, secho
 
@@ -40,7 +33,7 @@ def _metadir(state: Any) -> Iterator[str]:
     """The step's meta directory (``<workdir>/_packtivity``), or a temporary one without state."""
     metadir = getattr(state, "metadir", None) if state else None
     if metadir:
-        os.makedirs(metadir, exist_ok=True)
+        local_host().make_dirs(metadir)
         yield metadir
         return
     with tempfile.TemporaryDirectory(prefix="packtivity-") as tmp:
@@ -70,27 +63,19 @@ def run_job_body(
     except OSError as error:
         raise StepFailed(f"step '{body.step}' could not start: {error}") from None
     record = read_run_record(host, body.record_path)
-    where = f" (log: {logfile})" if logfile else ""
-    if record is None:
+    # this machine ran the body: it ended, with this exit code (the record says how)
+    ended = SchedulerState(ENDED, native=f"exit code {result.returncode}")
+    outcome = decide(f"step '{body.step}'", record, ended)
+    if record is None or not outcome.succeeded:
+        where = f" (log: {logfile})" if logfile else ""
+        log.error("%s", outcome.message)
         raise StepFailed(
-            f"step '{body.step}' ended with exit code {result.returncode} without writing its "
-            f"run record {body.record_path}{where}",
-            returncode=result.returncode or 1,
-            log_tail=result.output,
-        )
-    if not record.succeeded:
-        log.error("step failed: %s", record.describe())
-        raise StepFailed(
-            f"step '{body.step}' failed with exit code {record.exit_code}{where}",
-            returncode=record.exit_code,
+            outcome.message + where,
+            returncode=outcome.exit_code or result.returncode or 1,
             log_tail=result.output,
         )
     log.info("step finished: %s", record.describe())
     return record
-
-
-def _workdir(state: Any) -> str:
-    return os.path.abspath(state.readwrite[0] if state and state.readwrite else os.getcwd())
 
 
 def _run_step(
@@ -121,10 +106,10 @@ def localproc_env(
     """Run a command or a script on the host, in the step's work directory."""
 
     def make_body(metadir: str, log: logging.Logger) -> JobBody:
-        workdir = _workdir(state)
-        os.makedirs(workdir, exist_ok=True)
+        workdir = workdir_of(state)
+        local_host().make_dirs(workdir)
         log.info("running on the host in %s: %s", workdir, describe_job(job))
-        return host_job_body(job, workdir, metadir, metadata["name"])
+        return job_body(exec_config, environment, state, job, metadata, metadir, log, local_host())
 
     # A dry run (PACKTIVITY_DRYRUN) runs host steps, as the original did: later steps publish
     # from what they write (fromyaml-pub), so a workflow's dry run could not proceed without.
@@ -175,77 +160,8 @@ def docker_enc_handler(
     """Run a command or a script in the step's container image, under Apptainer."""
 
     def make_body(metadir: str, log: logging.Logger) -> JobBody:
-        body = container_job_body(exec_config, environment, state, job, metadata, metadir, log)
+        body = job_body(exec_config, environment, state, job, metadata, metadir, log, local_host())
         log.info("running in %s: %s", environment["image"], describe_job(job))
         return body
 
     _run_step(exec_config, state, metadata, make_body, dry_run=exec_config.dry_run())
-
-
-def container_job_body(
-    exec_config: Any,
-    environment: dict[str, Any],
-    state: Any,
-    job: dict[str, Any],
-    metadata: dict[str, Any],
-    metadir: str,
-    log: logging.Logger,
-    host: Optional[Host] = None,
-) -> JobBody:
-    """The job body of a docker-encapsulated step; pulls its image first when needed."""
-    host = host or local_host()
-    command, stdin_text = job_argv(job, str(environment.get("envscript") or ""))
-    argv, image, files = container_command(
-        exec_config, environment, state, command, metadata, metadir, log, host
-    )
-    script_path, record_path = job_paths(metadir, metadata["name"])
-    return JobBody(
-        step=metadata["name"],
-        cwd=_workdir(state),
-        argv=argv,
-        stdin=stdin_text,
-        script_path=script_path,
-        record_path=record_path,
-        runtime=exec_config.container_config.container_runtime(),
-        image=image,
-        files=files,
-    )
-
-
-def container_command(
-    exec_config: Any,
-    environment: dict[str, Any],
-    state: Any,
-    command: list[str],
-    metadata: dict[str, Any],
-    metadir: str,
-    log: logging.Logger,
-    host: Host,
-) -> tuple[list[str], ImageInfo, dict[str, str]]:
-    """``(argv, image, files)``: the runtime's command line that runs ``command`` in the step's
-    container, the image it uses (pulled first when needed), and the files its binds need."""
-    from ..containers.apptainer import exec_argv
-    from ..containers.images import resolve_image
-    from ..containers.mounts import plan_container
-
-    settings = exec_config.container_config
-    runtime = settings.container_runtime()
-    dry_run = exec_config.dry_run()
-    if not dry_run and host.which(runtime) is None:
-        raise ContainerRuntimeError(
-            f"step '{metadata['name']}' needs a container runtime and '{runtime}' is not on the "
-            f"PATH of {host.name}: install Apptainer "
-            "(https://apptainer.org/docs/admin/main/installation.html), or set "
-            "PACKTIVITY_CONTAINER_RUNTIME=singularity where the cluster has Singularity"
-        )
-    image = resolve_image(
-        environment,
-        settings,
-        host,
-        log=log,
-        logfile=logutils.topic_logfile(state, metadata, "pull"),
-        dry_run=dry_run,
-    )
-    setup = plan_container(settings, environment, state, metadir, metadata["name"], host, log)
-    argv = exec_argv(runtime, image.path, setup, contain=settings.contain(), command=command)
-    return argv, image, setup.files

@@ -74,8 +74,23 @@ class Host(Protocol):
         """Sorted matches of ``pattern`` as ``glob.glob(pattern, recursive=True)`` finds them."""
         ...
 
+    def remove_tree(self, path: str) -> None:
+        """Remove a directory and everything below it; a missing one is not an error."""
+        ...
+
     def expanduser(self, path: str) -> str:
         """``~`` and ``~/...`` as the home directory of this host's user."""
+        ...
+
+    def realpaths(self, paths: list[str]) -> list[str]:
+        """Each path as ``os.path.realpath`` gives it *on this host*: absolute, symbolic links
+        resolved, components that do not exist kept as they are.  A relative path is relative to
+        this process's directory here, to the login directory over SSH.  Paths of the step's
+        host are resolved here and nowhere else (a laptop's symlinks are not the cluster's)."""
+        ...
+
+    def getenv(self, name: str) -> Optional[str]:
+        """The environment variable ``name`` as commands started on this host see it."""
         ...
 
     def which(self, program: str) -> Optional[str]:

@@ -37,6 +37,11 @@ class LocalHost:
         teed = run_teed(argv, stdin_text=stdin_text, logfile=logfile)
         return CommandResult(teed.returncode, teed.tail)
 
+    def run_interactive(self, argv: list[str], *, cwd: str) -> int:
+        """Run ``argv`` in ``cwd`` on this process's terminal (``packtivity-util shell``); its
+        exit code.  Only here: an interactive command over SSH would need a terminal there."""
+        return subprocess.call(argv, cwd=cwd)
+
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
@@ -63,6 +68,16 @@ class LocalHost:
 
     def expanduser(self, path: str) -> str:
         return os.path.expanduser(path)
+
+    def remove_tree(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path)
+
+    def realpaths(self, paths: list[str]) -> list[str]:
+        return [os.path.realpath(path) for path in paths]
+
+    def getenv(self, name: str) -> Optional[str]:
+        return os.environ.get(name)
 
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):

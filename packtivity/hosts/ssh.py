@@ -51,6 +51,7 @@ class SshHost:
         self._transport: Any = None
         self._sftp: Any = None
         self._home: Optional[str] = None
+        self._environment: dict[str, Optional[str]] = {}  # getenv's answers, asked once each
         self._ensure_connected()  # a wrong target fails here, before anything is done
 
     # ---- the connection ---------------------------------------------------------------------
@@ -315,6 +316,31 @@ class SshHost:
             home = self._with_sftp("finding the home directory", lambda sftp: self._home)
             return str(home) + path[1:]
         return path
+
+    def remove_tree(self, path: str) -> None:
+        result = self.run(["rm", "-rf", "--", path])
+        if result.returncode != 0:
+            raise OSError(f"cannot remove {path} on {self.name}: {result.errors.strip()}")
+
+    def realpaths(self, paths: list[str]) -> list[str]:
+        if not paths:
+            return []
+        # GNU coreutils (every Linux cluster): -m keeps missing components, -z separates by NUL
+        result = self.run(["realpath", "-m", "-z", "--", *paths])
+        resolved = result.output.split("\0")[: len(paths)]
+        if result.returncode != 0 or len(resolved) != len(paths):
+            raise OSError(
+                f"cannot resolve {', '.join(paths)} on {self.name}: "
+                f"{(result.errors or result.output).strip() or 'realpath gave no answer'}"
+            )
+        return resolved
+
+    def getenv(self, name: str) -> Optional[str]:
+        with self._lock:
+            if name not in self._environment:
+                result = self.run(["printenv", "--", name])
+                self._environment[name] = result.output[:-1] if result.returncode == 0 else None
+            return self._environment[name]
 
     def which(self, program: str) -> Optional[str]:
         result = self.run(["sh", "-c", 'command -v -- "$1"', "sh", program])

@@ -8,31 +8,34 @@ with these names: ``"{workdir}/out.txt"`` becomes the absolute path.  The JSON f
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
-import shutil
 from typing import Any, Optional, Union
 
+from ..errors import StateError
 from ..hosts import Host, local_host
 
 DirEntry = Union[str, dict[str, Any]]
 
 
-def _dir_entries(dirs: list[DirEntry], default_name: Optional[str]) -> list[dict[str, Any]]:
+def _dir_entries(
+    dirs: list[DirEntry], default_name: Optional[str], host: Host
+) -> list[dict[str, Any]]:
+    """The entries of ``dirs`` with their paths resolved on ``host`` (one call for all)."""
     entries = []
     for index, entry in enumerate(dirs):
         if isinstance(entry, str):
-            item: dict[str, Any] = {"path": os.path.realpath(entry)}
+            item: dict[str, Any] = {"path": entry}
             if default_name:
                 item["name"] = f"{default_name}{index}"
         elif isinstance(entry, dict):
             item = dict(entry)
-            item["path"] = os.path.realpath(item["path"])
         else:
             raise TypeError(f"a state directory must be a path or a mapping, not {entry!r}")
         entries.append(item)
+    for item, resolved in zip(entries, host.realpaths([str(item["path"]) for item in entries])):
+        item["path"] = resolved
     return entries
 
 
@@ -61,7 +64,10 @@ class LocalFSState:
         readonly: Optional[list[DirEntry]] = None,
         dependencies: Optional[list[LocalFSState]] = None,
         identifier: str = "unidentified_state",
+        host: Optional[Host] = None,
     ) -> None:
+        """Directories are paths on ``host`` (default: this machine), resolved there as
+        ``realpath`` does; ``dependencies``' directories are read-only here."""
         if not isinstance(readwrite, (list, type(None))) or not isinstance(
             readonly, (list, type(None))
         ):
@@ -73,8 +79,14 @@ class LocalFSState:
         for dependency in dependencies or []:
             readonly += dependency.readwrite if dependency.readwrite else dependency.readonly
 
-        self._readonly = sorted(_dir_entries(readonly, "readdir"), key=lambda x: x["path"])
-        self._readwrite = _dir_entries(list(readwrite or []), None)
+        #: the directories as given, resolved again when the state moves to another host
+        self._given = (list(readwrite or []), readonly)
+        #: the machine the directories are on (not part of the JSON: a backend binds it)
+        self.host: Host = host or local_host()
+        self._readonly = sorted(
+            _dir_entries(readonly, "readdir", self.host), key=lambda x: x["path"]
+        )
+        self._readwrite = _dir_entries(list(readwrite or []), None, self.host)
         if self._readwrite:
             self._readwrite[0]["name"] = "workdir"
         self._readwrite = sorted(self._readwrite, key=lambda x: x["path"])
@@ -83,13 +95,13 @@ class LocalFSState:
             x["name"]: x["path"] for x in self._readwrite + self._readonly if "name" in x
         }
         self.datamodel: Optional[dict[str, Any]] = None
-        #: the machine the directories are on (not part of the JSON: a backend binds it)
-        self.host: Host = local_host()
 
     def on_host(self, host: Host) -> LocalFSState:
-        """This state with its directories on ``host`` (a copy; paths are taken as they are)."""
-        bound = copy.copy(self)
-        bound.host = host
+        """This state with its directories on ``host``: a copy whose paths are the ones given,
+        resolved on ``host`` (not on the machine that built this one)."""
+        readwrite, readonly = self._given
+        bound = LocalFSState(readwrite, readonly, identifier=self._identifier, host=host)
+        bound.datamodel = self.datamodel
         return bound
 
     def __repr__(self) -> str:
@@ -126,12 +138,8 @@ class LocalFSState:
     def reset(self) -> None:
         """Delete the read-write directories (and the meta directory) and create them anew."""
         for directory in [*self.readwrite, self.metadir]:
-            if not directory or not self.host.exists(directory):
-                continue
-            if self.host is local_host():
-                shutil.rmtree(directory)
-            else:
-                self.host.run(["rm", "-rf", "--", directory])
+            if directory:
+                self.host.remove_tree(directory)
         self.ensure()
 
     def ensure(self) -> None:
@@ -140,8 +148,15 @@ class LocalFSState:
             self.host.make_dirs(directory)
 
     def state_hash(self) -> str:
-        """SHA1 over the contents of the read-only and read-write directories (for caching);
-        of this machine's directories only."""
+        """SHA1 over the contents of the read-only and read-write directories (for caching).
+
+        Read on this machine (yadage calls it on the machine it runs on); a state on another
+        host raises :class:`~packtivity.errors.StateError` rather than hash what is not there.
+        """
+        if self.host is not local_host():
+            raise StateError(
+                f"state_hash reads directories here, and {self} is on {self.host.name}"
+            )
         inputs = [_hash_tree(d) for d in self.readonly if os.path.isdir(d)]
         outputs = [_hash_tree(d) for d in self.readwrite if os.path.isdir(d)]
         return hashlib.sha1(json.dumps([inputs, outputs]).encode("utf-8")).hexdigest()

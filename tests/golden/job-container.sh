@@ -35,6 +35,6 @@ wait "$version_pid"
 rm -f "$record.version.$$"
 printf '%s, "exit_code": %d, "signal": %s, "start": "%s", "end": "%s", "host": %s, "runtime_version": %s, "batch_job_id": %s}\n' \
     '{"command_line": "env APPTAINERENV_KRB_SETUP_SCRIPT=/recast_auth/getkrb.sh '"'"'APPTAINERENV_GREETING=hello, world'"'"' '"'"'APPTAINERENV_QUOTED=it'"'"'\"'"'"'\"'"'"'s'"'"' apptainer exec --containall --nv --pwd @TMP@/work --bind @TMP@/work:@TMP@/work:rw --bind @TMP@/inputs:@TMP@/inputs:ro --bind @TMP@/work/_packtivity/analysis.parmount0.txt:/config/events.txt:ro --bind @TMP@/auth:/recast_auth:rw @TMP@/analysis.sif sh -c '"'"'. /opt/setup.sh && python3 -u'"'"'", "cwd": "@TMP@/work", "format": "packtivity-run-record/1", "image": {"path": "@TMP@/analysis.sif", "reference": "@TMP@/analysis.sif", "sha256": "109bc4102df941d25c700824514023fc0f7ece6a1d389e3133046ae6f270793e", "source": "local"}, "runtime": "apptainer", "stdin": true, "step": "analysis"' "$exit_code" "$(json "$signal")" "$start" "$end" "$(json "$host")" \
-    "$(json "$runtime_version")" "$(json "${SLURM_JOB_ID:-${PBS_JOBID:-}}")" \
+    "$(json "$runtime_version")" "$(json '')" \
     >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
 exit "$exit_code"

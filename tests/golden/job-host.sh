@@ -26,6 +26,6 @@ end=$(now)
 { read -r host </proc/sys/kernel/hostname; } 2>/dev/null || host=$(uname -n)
 printf '%s, "exit_code": %d, "signal": %s, "start": "%s", "end": "%s", "host": %s, "runtime_version": %s, "batch_job_id": %s}\n' \
     '{"command_line": "sh -c '"'"'echo '"'"'\"'"'"'\"'"'"'a b'"'"'\"'"'"'\"'"'"' > out.txt'"'"'", "cwd": "/data/work", "format": "packtivity-run-record/1", "image": null, "runtime": null, "stdin": false, "step": "hello"' "$exit_code" "$(json "$signal")" "$start" "$end" "$(json "$host")" \
-    "$(json "$runtime_version")" "$(json "${SLURM_JOB_ID:-${PBS_JOBID:-}}")" \
+    "$(json "$runtime_version")" "$(json '')" \
     >"$record.tmp.$$" && mv -f "$record.tmp.$$" "$record"
 exit "$exit_code"

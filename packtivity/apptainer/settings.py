@@ -11,6 +11,8 @@ environment variable               backend option (containers:)  default
 ``PACKTIVITY_CVMFS_LOCATION``      --                            ``/cvmfs``
 ``PACKTIVITY_AUTH_LOCATION``       ``auth_location``             ``/home/recast/recast_auth``
 ``PACKTIVITY_AUTH_TARGETDIR``      ``auth_targetdir``            ``/recast_auth``
+``PACKTIVITY_X509_USER_PROXY``     ``x509_user_proxy``           the step host's
+                                                                 ``$X509_USER_PROXY``
 =================================  ============================  ==============================
 """
 
@@ -28,12 +30,11 @@ DEFAULT_CACHEDIR = os.path.join("~", ".packtivity", "images")
 
 def host_path(path: str, host: Optional[Host] = None) -> str:
     """``path`` as an absolute path on ``host`` (``~`` is that host's home; a relative path is
-    relative to this process's directory here, to the home directory over SSH)."""
+    resolved on the host: relative to this process's directory here, to the login directory
+    over SSH)."""
     host = host or local_host()
     path = host.expanduser(path)
-    if host is local_host():
-        return os.path.abspath(path)
-    return path if path.startswith("/") else host.expanduser("~/" + path)
+    return path if path.startswith("/") else host.realpaths([path])[0]
 
 
 def as_flag(value: Any, name: str) -> bool:
@@ -96,6 +97,15 @@ class container_config:
         return str(
             self._get("PACKTIVITY_AUTH_LOCATION", "auth_location", "/home/recast/recast_auth")
         )
+
+    def x509_user_proxy(self, host: Optional[Host] = None) -> Optional[str]:
+        """The grid proxy file passed into containers (and bound there), or None: from the
+        configuration, else ``$X509_USER_PROXY`` as the step's host sets it (over SSH, the
+        cluster's, never the laptop's)."""
+        configured = self._get("PACKTIVITY_X509_USER_PROXY", "x509_user_proxy", None)
+        if configured:
+            return host_path(str(configured), host)
+        return (host or local_host()).getenv("X509_USER_PROXY") or None
 
     def auth_targetdir(self) -> str:
         return str(self._get("PACKTIVITY_AUTH_TARGETDIR", "auth_targetdir", "/recast_auth"))

@@ -10,7 +10,7 @@ are left out.
 from __future__ import annotations
 
 import logging
-import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -94,8 +94,9 @@ def plan_container(
     binds: list[Bind] = []
     files: dict[str, str] = {}
     env: dict[str, str] = {}
-    readwrite = [os.path.abspath(d) for d in (state.readwrite if state else [])]
-    readonly = [os.path.abspath(d) for d in (state.readonly if state else [])]
+    # the state's paths were resolved on its host (statecontexts): bound as they are
+    readwrite = list(state.readwrite if state else [])
+    readonly = list(state.readonly if state else [])
     for directory in readwrite:
         binds.append(Bind(directory, directory, readonly=False))
     for directory in readonly:
@@ -107,7 +108,7 @@ def plan_container(
         binds.append(Bind(directory, directory, readonly=True))
 
     for index, mount in enumerate(environment.get("par_mounts") or []):
-        path = os.path.join(metadir, f"{step}.parmount{index}.txt")
+        path = posixpath.join(metadir, f"{step}.parmount{index}.txt")
         files[path] = str(mount["mountcontent"])
         binds.append(Bind(path, str(mount["mountpath"]), readonly=True))
 
@@ -133,8 +134,8 @@ def plan_container(
                 "PACKTIVITY_AUTH_LOCATION"
             )
         binds.append(Bind(location, target, readonly=False))
-        env["KRB_SETUP_SCRIPT"] = os.path.join(target, "getkrb.sh")
-    proxy = os.environ.get("X509_USER_PROXY")
+        env["KRB_SETUP_SCRIPT"] = posixpath.join(target, "getkrb.sh")
+    proxy = settings.x509_user_proxy(host)
     if proxy:
         env["X509_USER_PROXY"] = proxy
         if host.exists(proxy) and not any(_within(proxy, b.source) for b in binds):
@@ -150,4 +151,5 @@ def plan_container(
 
 
 def _within(path: str, directory: str) -> bool:
-    return os.path.commonpath([os.path.abspath(path), directory]) == directory
+    """Whether ``path`` is ``directory`` or below it (both absolute paths on the step's host)."""
+    return posixpath.commonpath([posixpath.normpath(path), directory]) == directory

@@ -1,4 +1,5 @@
-"""How a batch job ended: the run record first, then the scheduler.
+"""How a step's job ended: the run record first, then whoever ran it (a scheduler, or this
+machine).  One verdict for a step run here and for a batch job alike.
 
 The run record (written by the job body when the command ends) is the truth about the exit
 code: Slurm records PSI/J jobs whose command failed as COMPLETED 0:0.  The scheduler is the
@@ -12,21 +13,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..runrecord import RunRecord
-from . import scheduler as s
-from .scheduler import SchedulerState
+from .runrecord import RunRecord
+
+# what the runner of a job (a scheduler, or this machine) says about it, normalised
+PENDING = "pending"  #: queued, held, configuring, suspended: not running yet (or paused)
+RUNNING = "running"
+ENDED = "ended"  #: finished by itself; the run record says how
+CANCELLED = "cancelled"
+TIMEOUT = "timeout"  #: ran out of walltime
+OUT_OF_MEMORY = "out_of_memory"
+NODE_FAILURE = "node_failure"
+PREEMPTED = "preempted"
+SCHEDULER_FAILURE = "scheduler_failure"  #: boot failure, deadline, launch failure
+#: ends that the scheduler imposed: reported as such whatever exit code the job left
+IMPOSED_ENDS = (CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAILURE, PREEMPTED, SCHEDULER_FAILURE)
+
+
+@dataclass(frozen=True)
+class SchedulerState:
+    """What the runner of a job says about it (a step run here: ``ENDED``, and its exit code
+    as ``native``)."""
+
+    state: str  #: one of the constants above
+    native: str = ""  #: the scheduler's own word for it (``COMPLETED``, ``R``, ...)
+    reason: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.state not in (PENDING, RUNNING)
+
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 UNKNOWN = "unknown"
 
 _IMPOSED_WORDS = {
-    s.CANCELLED: "was cancelled",
-    s.TIMEOUT: "ran out of walltime",
-    s.OUT_OF_MEMORY: "ran out of memory",
-    s.NODE_FAILURE: "was ended by a node failure",
-    s.PREEMPTED: "was preempted",
-    s.SCHEDULER_FAILURE: "was ended by the scheduler",
+    CANCELLED: "was cancelled",
+    TIMEOUT: "ran out of walltime",
+    OUT_OF_MEMORY: "ran out of memory",
+    NODE_FAILURE: "was ended by a node failure",
+    PREEMPTED: "was preempted",
+    SCHEDULER_FAILURE: "was ended by the scheduler",
 }
 
 
@@ -40,7 +67,7 @@ class Outcome:
 
     @property
     def finished(self) -> bool:
-        return self.status not in (s.PENDING, s.RUNNING)
+        return self.status not in (PENDING, RUNNING)
 
     @property
     def succeeded(self) -> bool:
@@ -50,9 +77,11 @@ class Outcome:
 def decide(
     job: str, record: Optional[RunRecord], scheduler_state: Optional[SchedulerState]
 ) -> Outcome:
-    """The outcome of ``job`` (a description like "slurm job 123") from what is known of it."""
+    """The outcome of ``job`` (a description like "slurm job 123" or "step 'fit-1a2b3c'") from
+    its run record (None: none was written) and what its runner says (None: the scheduler does
+    not know the job)."""
     exit_code = record.exit_code if record else None
-    if scheduler_state is not None and scheduler_state.state in s.IMPOSED_ENDS:
+    if scheduler_state is not None and scheduler_state.state in IMPOSED_ENDS:
         native = f" ({scheduler_state.native})" if scheduler_state.native else ""
         return Outcome(
             scheduler_state.state,
@@ -64,7 +93,7 @@ def decide(
             return Outcome(SUCCEEDED, 0, f"{job} succeeded: {record.describe()}")
         if record.signal and record.exit_code in (0, 128 + 15, 128 + 2, 128 + 1):
             return Outcome(
-                s.CANCELLED,
+                CANCELLED,
                 exit_code,
                 # worded as the scheduler's CANCELLED is: which of the two answers first
                 # depends on timing (the queue forgets the job before accounting has it)
@@ -78,7 +107,7 @@ def decide(
             f"{job} is unknown: not in the queue, not in the scheduler's accounting, and it "
             "left no run record",
         )
-    if scheduler_state.state in (s.PENDING, s.RUNNING):
+    if scheduler_state.state in (PENDING, RUNNING):
         return Outcome(scheduler_state.state)  # nothing to say beyond the state
     return Outcome(
         FAILED,

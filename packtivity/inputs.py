@@ -1,0 +1,126 @@
+"""A step's inputs from the command line: parameters (``-p``, YAML files), the state (``-w``,
+``-r``, ``-s``), files the result will be written to.
+
+Every function raises a :class:`~packtivity.errors.BadInput` subclass naming the argument that
+is wrong; none prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Optional
+
+from .errors import BadInput, ParameterError, StateError
+from .hosts import Host
+from .utils import one_line
+
+log = logging.getLogger(__name__)
+
+
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``name=value`` (split on the first ``=``).
+
+    The value is parsed as YAML (``3`` is a number, ``[a, b]`` a list); a value that is not
+    valid YAML, such as ``{workdir}/out.txt``, is taken as the plain string.
+    """
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ParameterError(f"malformed parameter '{text}': use -p name=value")
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        log.debug("parameter %s: not YAML, taken as a string: %r", name, value)
+        return name.strip(), value
+
+
+def read_yaml_mapping(path: str, what: str, error_class: type[BadInput]) -> dict[str, Any]:
+    """The mapping in the YAML file ``path`` (empty for an empty file); ``error_class`` with
+    ``what`` and the path when it cannot be read or is not a mapping."""
+    import yaml
+
+    try:
+        with open(path) as handle:
+            data = yaml.safe_load(handle)
+    except OSError as error:
+        raise error_class(f"cannot read {what} '{path}': {error.strerror}") from None
+    except yaml.YAMLError as error:
+        problem = one_line(error)
+        raise error_class(f"{what} '{path}' is not valid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise error_class(f"{what} '{path}' must hold a mapping, not a {type(data).__name__}")
+    return data
+
+
+def getinit_data(
+    initfiles: tuple[str, ...] | list[str], parameters: tuple[str, ...] | list[str]
+) -> dict[str, Any]:
+    """Parameters from YAML files, then ``name=value`` strings (later ones win)."""
+    initdata: dict[str, Any] = {}
+    for initfile in initfiles:
+        initdata.update(read_yaml_mapping(initfile, "parameter file", ParameterError))
+    for text in parameters:
+        name, value = parse_parameter(text)
+        initdata[name] = value
+    return initdata
+
+
+def make_state(
+    statefile: str, write: tuple[str, ...], read: tuple[str, ...], host: Optional[Host] = None
+) -> Any:
+    """The step state: from ``-s`` (YAML with readwrite/readonly, or state JSON), or -w/-r,
+    with its directories on ``host`` (default: this machine), resolved there.
+
+    With a ``host`` reached over SSH, -w/-r are paths on that host: absolute, or ``~/...``
+    (quoted, so that the local shell leaves the ``~`` alone).
+    """
+    from .statecontexts import LocalFSState, load_state
+
+    if statefile:
+        data = read_yaml_mapping(statefile, "state file", StateError)
+        if "state_type" in data:
+            state = load_state(data)
+        else:
+            for key in ("readwrite", "readonly"):
+                if not isinstance(data.get(key, []), list):
+                    raise StateError(
+                        f"state file '{statefile}': '{key}' must be a list of directories"
+                    )
+            state = LocalFSState(data.get("readwrite", []), data.get("readonly", []))
+        return state.on_host(host) if host is not None and hasattr(state, "on_host") else state
+    if host is None:
+        return LocalFSState(list(write), list(read))
+    return LocalFSState(
+        [_path_on(host, w) for w in write], [_path_on(host, r) for r in read], host=host
+    )
+
+
+def _path_on(host: Host, path: str) -> str:
+    from .hosts import local_host
+
+    if host is local_host():
+        return path  # relative to this directory, as given
+    expanded = host.expanduser(path)
+    if not expanded.startswith("/"):
+        raise StateError(
+            f"'{path}': with --ssh, -w and -r are directories on {host.name}: give them "
+            "absolute, or as '~/...' in quotes"
+        )
+    return expanded
+
+
+def check_writable(path: Optional[str]) -> None:
+    """Fail before running when an output file could not be written afterwards."""
+    if not path:
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BadInput(f"cannot write '{path}': directory '{directory}' does not exist")
+    if not os.access(directory, os.W_OK):
+        raise BadInput(f"cannot write '{path}': directory '{directory}' is not writable")
+    if os.path.isdir(path):
+        raise BadInput(f"cannot write '{path}': it is a directory")
