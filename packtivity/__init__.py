@@ -7,7 +7,10 @@ Heavy modules are imported on first use, so that ``import packtivity`` and the C
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .protocol import State
 
 __version__ = "1.0.0"
 
@@ -27,7 +30,7 @@ class pack_object:
     def __call__(
         self,
         parameters: Any,
-        state: Any,
+        state: Optional[State],
         syncbackend: Any = None,
         asyncbackend: Any = None,
         asyncwait: bool = False,

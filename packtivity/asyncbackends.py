@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 import multiprocessing
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from . import datamodel as _datamodel
 from .errors import PacktivityError, StepFailed
@@ -35,6 +35,9 @@ from .syncbackends import (
     run_in_env,
     run_packtivity,
 )
+
+if TYPE_CHECKING:
+    from .protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -121,19 +124,21 @@ class ExternalAsyncMixin:
         self.deserialization_opts = kwargs.get("deserialization_opts", {})
         self.datamodel = _datamodel
 
-    def make_external_job(self, spec: Any, parameters: Any, state: Any, metadata: Any) -> Any:
+    def make_external_job(
+        self, spec: Any, parameters: Any, state: Optional[State], metadata: Any
+    ) -> Any:
         raise NotImplementedError
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any:
         return None
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Any = None
+        self, spec: Any, parameters: Any, state: Optional[State], metadata: Any = None
     ) -> ExternalAsyncProxy:
         job = self.make_external_job(spec, parameters, state, metadata)
         jobproxy = self.job_backend.submit(job)
         return ExternalAsyncProxy(
-            jobproxy, spec, state.json(), _datamodel.create(parameters).json()
+            jobproxy, spec, state.json() if state else None, _datamodel.create(parameters).json()
         )
 
     def ready(self, resultproxy: ExternalAsyncProxy) -> bool:
@@ -153,11 +158,11 @@ class ExternalAsyncBackend(ExternalAsyncMixin):
         super().__init__(**kwargs)
         self.config = packconfig(**kwargs.get("config", {}))
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any:
         return prepublish(spec, parameters, state, self.config)
 
     def make_external_job(
-        self, spec: Any, parameters: Any, state: Any, metadata: Any
+        self, spec: Any, parameters: Any, state: Optional[State], metadata: Any
     ) -> dict[str, Any]:
         parameters, state = finalize_inputs(parameters, state)
         job, env = acquire_job_env(spec, parameters, state, metadata, self.config)
@@ -225,11 +230,15 @@ class PythonCallableAsyncBackend:
     def submit_callable(self, callable: Callable[[], Any]) -> Any:
         raise NotImplementedError("needs implementation")
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any:
         return prepublish(spec, parameters, state, self.pack_config)
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> Any:
         nullary = functools.partial(
             run_packtivity,
@@ -340,7 +349,11 @@ class ForegroundBackend(PythonCallableAsyncBackend):
         self.datamodel = _datamodel
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> ForegroundProxy:
         datamodel = state.datamodel if state else None
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 from typing import Any, Callable, Optional
 
 from . import pools
@@ -38,10 +39,10 @@ is_sync, is_async = True, False
 def _entry_points(group: str) -> dict[str, Any]:
     from importlib.metadata import entry_points
 
-    try:
-        found = entry_points(group=group)  # type: ignore[call-arg]
-    except TypeError:  # Python < 3.10
-        found = entry_points().get(group, [])  # type: ignore[attr-defined]
+    if sys.version_info >= (3, 10):
+        found = entry_points(group=group)
+    else:
+        found = entry_points().get(group, [])
     return {ep.name: ep for ep in found}
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import shlex
 import sys
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import click
 
@@ -25,6 +25,9 @@ from .errors import (
 )
 from .inputs import check_writable, getinit_data  # noqa: F401 - getinit_data: the original's
 from .utils import secho
+
+if TYPE_CHECKING:
+    from .protocol import AsyncBackend, Proxy
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("packtivity.cli")
@@ -385,14 +388,14 @@ def runcli(
     _write_output(outfile, result.json())
 
 
-def _say(notes: list[Optional[str]]) -> None:
+def _say(notes: Sequence[Optional[str]]) -> None:
     """Notes for people, on stderr."""
     for note in notes:
         if note:
             click.echo(note, err=True)
 
 
-def _wait_for_one(backend: Any, proxy: Any, proxyfile: str) -> Any:
+def _wait_for_one(backend: AsyncBackend, proxy: Proxy, proxyfile: str) -> Any:
     """Wait for a submitted step with progress; Ctrl-C leaves it running and saves its proxy."""
     from . import waiting
     from .protocol import describe, saveable

@@ -96,8 +96,8 @@ class StepFailed(PacktivityError):
         return (_rebuild, (self.__class__, self.__dict__))
 
 
-def _rebuild(cls: type, state: dict[str, Any]) -> PacktivityError:
-    error = cls.__new__(cls)
+def _rebuild(cls: type[PacktivityError], state: dict[str, Any]) -> PacktivityError:
+    error = Exception.__new__(cls)
     Exception.__init__(error, state.get("message", ""))
     error.__dict__.update(state)
     return error

@@ -78,6 +78,7 @@ def make_state(
     With a ``host`` reached over SSH, -w/-r are paths on that host: absolute, or ``~/...``
     (quoted, so that the local shell leaves the ``~`` alone).
     """
+    from .protocol import HostedState
     from .statecontexts import LocalFSState, load_state
 
     if statefile:
@@ -91,7 +92,7 @@ def make_state(
                         f"state file '{statefile}': '{key}' must be a list of directories"
                     )
             state = LocalFSState(data.get("readwrite", []), data.get("readonly", []))
-        return state.on_host(host) if host is not None and hasattr(state, "on_host") else state
+        return state.on_host(host) if host is not None and isinstance(state, HostedState) else state
     if host is None:
         return LocalFSState(list(write), list(read))
     return LocalFSState(

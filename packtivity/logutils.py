@@ -11,7 +11,12 @@ import contextlib
 import importlib
 import logging
 import posixpath
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+from .protocol import HostedState
+
+if TYPE_CHECKING:
+    from .protocol import State
 
 LOGFORMAT = "%(asctime)s | %(name)20.20s | %(levelname)6s | %(message)s"
 formatter = logging.Formatter(LOGFORMAT)
@@ -27,16 +32,20 @@ def get_topic_loggername(metadata: dict[str, Any], topic: str) -> str:
     return "pack.{}.{}".format(metadata["name"], topic)
 
 
-def topic_logfile(state: Any, metadata: dict[str, Any], topic: str) -> Optional[str]:
+def topic_logfile(state: Optional[State], metadata: dict[str, Any], topic: str) -> Optional[str]:
     """The log file of a topic, or None when the state has no meta directory."""
-    metadir = getattr(state, "metadir", None) if state else None
+    metadir = state.metadir if state else None
     if not metadir:
         return None
     return posixpath.join(metadir, "{}.{}.log".format(metadata["name"], topic))
 
 
 def default_logging_handlers(
-    exec_config: Any, log: logging.Logger, metadata: dict[str, Any], state: Any, topic: str
+    exec_config: Any,
+    log: logging.Logger,
+    metadata: dict[str, Any],
+    state: Optional[State],
+    topic: str,
 ) -> None:
     if topic == "step":
         stream = logging.StreamHandler()
@@ -45,7 +54,7 @@ def default_logging_handlers(
         log.addHandler(stream)
     logfile = topic_logfile(state, metadata, topic)
     if logfile:
-        filehandler = file_handler(logfile, getattr(state, "host", None))
+        filehandler = file_handler(logfile, state.host if isinstance(state, HostedState) else None)
         filehandler.setLevel(logging.DEBUG)
         filehandler.setFormatter(formatter)
         log.addHandler(filehandler)
@@ -72,14 +81,16 @@ def file_handler(logfile: str, host: Any = None) -> logging.Handler:
 
     host = host or local_host()
     host.make_dirs(posixpath.dirname(logfile))
-    if host is local_host():
-        return logging.FileHandler(logfile)
     return HostFileHandler(logfile, host)
 
 
 @contextlib.contextmanager
 def setup_logging_topic(
-    exec_config: Any, metadata: dict[str, Any], state: Any, topic: str, return_logger: bool = False
+    exec_config: Any,
+    metadata: dict[str, Any],
+    state: Optional[State],
+    topic: str,
+    return_logger: bool = False,
 ) -> Iterator[Optional[logging.Logger]]:
     """Give the topic's logger its handlers for the duration of the context, then close them."""
     name = get_topic_loggername(metadata, topic)

@@ -13,12 +13,15 @@ import logging
 import os
 import shlex
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import logutils
-from .errors import BadInput, ContainerRuntimeError, StepFailed
+from .errors import BadInput, ContainerRuntimeError, StateError, StepFailed
 from .hosts import Host, local_host
 from .jobscript import ImageInfo, JobBody, host_job_body, job_argv, job_paths
+
+if TYPE_CHECKING:
+    from .protocol import State
 
 #: environments whose process runs as a job body (the others: noop, manual instructions)
 JOB_ENVIRONMENTS = ("localproc-env", "docker-encapsulated")
@@ -30,16 +33,25 @@ def runs_a_job(spec: Any) -> bool:
     return bool(spec.get("process")) and environment.get("environment_type") in JOB_ENVIRONMENTS
 
 
-def workdir_of(state: Any) -> str:
+def workdir_of(state: Optional[State]) -> str:
     """Where the step's command runs: the state's first read-write directory (a path on the
     step's host, resolved there), or this process's directory for a step without state."""
     return state.readwrite[0] if state and state.readwrite else os.getcwd()
 
 
+def metadir_of(state: Optional[State], metadata: dict[str, Any]) -> str:
+    """The state's meta directory, where the job body and its run record go; a step planned
+    to run elsewhere needs one."""
+    metadir = state.metadir if state is not None else None
+    if not metadir:
+        raise StateError(f"step '{metadata['name']}' needs a read-write directory for its job body")
+    return metadir
+
+
 def plan_step(
     spec: Any,
     parameters: Any,
-    state: Any,
+    state: Optional[State],
     metadata: dict[str, Any],
     pack_config: Any,
     exec_config: Any,
@@ -55,11 +67,10 @@ def plan_step(
     parameters, state = finalize_inputs(parameters, state)
     job = build_job(spec["process"], parameters, state, pack_config)
     environment = build_env(spec["environment"], parameters, state, pack_config)
+    metadir = metadir_of(state, metadata)
     with logutils.setup_logging_topic(exec_config, metadata, state, "step", True) as steplog:
         assert steplog is not None
-        body = job_body(
-            exec_config, environment, state, job, metadata, state.metadir, steplog, host
-        )
+        body = job_body(exec_config, environment, state, job, metadata, metadir, steplog, host)
     return dataclasses.replace(
         body,
         logfile=logutils.topic_logfile(state, metadata, "run"),
@@ -70,7 +81,7 @@ def plan_step(
 def job_body(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
     metadir: str,
@@ -91,7 +102,7 @@ def job_body(
 def container_job_body(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
     metadir: str,
@@ -121,7 +132,7 @@ def container_job_body(
 def container_command(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     command: list[str],
     metadata: dict[str, Any],
     metadir: str,
@@ -167,7 +178,9 @@ class ShellPlan:
     in_container: bool
 
 
-def shell_plan(spec: Any, parameters: Any, state: Any, exec_config: Any, host: Host) -> ShellPlan:
+def shell_plan(
+    spec: Any, parameters: Any, state: Optional[State], exec_config: Any, host: Host
+) -> ShellPlan:
     """The shell of ``spec``'s environment, in its work directory: its container, with the same
     image, binds and variables as a run, or ``sh`` on the host.  Pulls the image when needed
     (in a dry run, only says so)."""
@@ -197,7 +210,7 @@ def shell_plan(spec: Any, parameters: Any, state: Any, exec_config: Any, host: H
         state,
         command,
         {"name": "shell"},
-        state.metadir,
+        metadir_of(state, {"name": "shell"}),
         logging.getLogger("packtivity.shell"),
         host,
     )

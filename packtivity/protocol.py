@@ -8,7 +8,64 @@ packtivity asks for when they are there, and the :class:`Status` they report.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Optional, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .hosts import Host
+
+
+@runtime_checkable
+class State(Protocol):
+    """A step's state: where it reads and writes (``LocalFSState``, or a plugin's from
+    ``load_state``).  What every state has, as the original's ``LocalFSState`` had it."""
+
+    datamodel: Any  #: the data model parameters are wrapped in (None: the default)
+
+    @property
+    def readwrite(self) -> list[str]: ...
+
+    @property
+    def readonly(self) -> list[str]: ...
+
+    @property
+    def metadir(self) -> Optional[str]:
+        """Where logs and run records go (``<first readwrite>/_packtivity``), or None."""
+        ...
+
+    def identifier(self) -> str: ...
+
+    def ensure(self) -> None:
+        """Create the read-write directories."""
+        ...
+
+    def model(self, data: Any) -> Any:
+        """``data`` with ``{workdir}`` and the other directory names filled in."""
+        ...
+
+    def contextualize_value(self, value: Any) -> Any:
+        """One value with the directory names filled in (a string; others pass unchanged)."""
+        ...
+
+    def json(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class HostedState(State, Protocol):
+    """Optional, of a state: its directories are on a :class:`~packtivity.hosts.Host`, and it
+    can be moved to another (the batch backends need this over SSH)."""
+
+    host: Host
+
+    def on_host(self, host: Host) -> HostedState:
+        """This state with its given paths resolved on ``host``."""
+        ...
+
+
+class Proxy(Protocol):
+    """A submitted step's handle: its JSON is what ``--async`` saves and ``load_proxy``
+    reads back."""
+
+    def json(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -26,38 +83,46 @@ class SyncBackend(Protocol):
     """Runs a step to completion where it is called (``defaultsyncbackend``)."""
 
     def run(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> Any: ...
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any: ...
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any: ...
 
 
 class AsyncBackend(Protocol):
     """Submits a step and answers about it through its proxy (required methods)."""
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> Any:
         """Start the step; return its proxy at once."""
         ...
 
-    def ready(self, proxy: Any) -> bool:
+    def ready(self, proxy: Proxy) -> bool:
         """The step has ended, successfully or not."""
         ...
 
-    def successful(self, proxy: Any) -> bool:
+    def successful(self, proxy: Proxy) -> bool:
         """It ended and succeeded (False while running)."""
         ...
 
-    def result(self, proxy: Any) -> Any:
+    def result(self, proxy: Proxy) -> Any:
         """The published result; raises when the step failed."""
         ...
 
-    def fail_info(self, proxy: Any) -> Any:
+    def fail_info(self, proxy: Proxy) -> Any:
         """Why it failed, for people."""
         ...
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any:
         """The result before the step runs, or None."""
         ...
 
@@ -66,14 +131,14 @@ class AsyncBackend(Protocol):
 class ReportsStatus(Protocol):
     """Optional: says more than ready/successful (queued or running, why it failed)."""
 
-    def status(self, proxy: Any) -> Status: ...
+    def status(self, proxy: Proxy) -> Status: ...
 
 
 @runtime_checkable
 class Cancels(Protocol):
     """Optional: ``packtivity-checkproxy --cancel``."""
 
-    def cancel(self, proxy: Any) -> None: ...
+    def cancel(self, proxy: Proxy) -> None: ...
 
 
 @runtime_checkable
@@ -90,7 +155,7 @@ class RunsOnHost(Protocol):
     """Optional: runs steps on a :class:`~packtivity.hosts.Host` (the batch backends, also over
     SSH): the state's directories are that host's."""
 
-    host: Any
+    host: Host
 
 
 @runtime_checkable
@@ -106,7 +171,11 @@ class ShowsScript(Protocol):
     """Optional: ``--show-script`` and dry runs: what would be submitted, submitting nothing."""
 
     def show_script(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> str: ...
 
 
@@ -116,7 +185,7 @@ class Watches(Protocol):
     before the first question, so that one query covers them all; says how long to wait
     between questions."""
 
-    def watch(self, proxy: Any) -> None: ...
+    def watch(self, proxy: Proxy) -> None: ...
 
     def poll_interval(self) -> float: ...
 
@@ -136,17 +205,17 @@ class Saveable(Protocol):
     saveable: bool
 
 
-def describe(proxy: Any) -> str:
+def describe(proxy: Proxy) -> str:
     """A proxy's name for people."""
     return proxy.describe() if isinstance(proxy, Describes) else "the step"
 
 
-def saveable(proxy: Any) -> bool:
+def saveable(proxy: Proxy) -> bool:
     """Whether a proxy can be written to a file and checked later."""
     return bool(proxy.saveable) if isinstance(proxy, Saveable) else False
 
 
-def status_from_answers(backend: AsyncBackend, proxy: Any) -> Status:
+def status_from_answers(backend: AsyncBackend, proxy: Proxy) -> Status:
     """The :class:`Status` of a backend that only has the required methods."""
     if not backend.ready(proxy):
         return Status("running", False, False)
@@ -155,7 +224,7 @@ def status_from_answers(backend: AsyncBackend, proxy: Any) -> Status:
     return Status("failed", True, False, str(backend.fail_info(proxy) or ""))
 
 
-def status_of(backend: Any, proxy: Any) -> Status:
+def status_of(backend: AsyncBackend, proxy: Proxy) -> Status:
     """The status of any backend's proxy: its own ``status`` where it has one."""
     if isinstance(backend, ReportsStatus):
         return backend.status(proxy)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .errors import BadInput, ProxyError
-from .protocol import Cancels, Status
+from .protocol import AsyncBackend, Cancels, Proxy, Status
 
 #: the version of ``packtivity-checkproxy --json``'s output
 CHECKPROXY_FORMAT = "packtivity-checkproxy/1"
@@ -22,8 +22,8 @@ class SavedProxy:
     """A proxy read from its file, with the backend that answers for it."""
 
     path: str
-    backend: Any
-    proxy: Any
+    backend: AsyncBackend
+    proxy: Proxy
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,13 @@ def load_saved(paths: tuple[str, ...] | list[str]) -> list[SavedProxy]:
 def cancel(saved: list[SavedProxy]) -> None:
     """Ask each step's backend to cancel its job; :class:`BadInput` for a backend that cannot
     (before any is cancelled)."""
+    cancellers: list[tuple[Cancels, Proxy]] = []
     for item in saved:
         if not isinstance(item.backend, Cancels):
             raise BadInput(f"{item.path}: this backend's steps cannot be cancelled")
-    for item in saved:
-        item.backend.cancel(item.proxy)
+        cancellers.append((item.backend, item.proxy))
+    for backend, proxy in cancellers:
+        backend.cancel(proxy)
 
 
 def report(

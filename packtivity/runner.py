@@ -8,10 +8,13 @@ the step itself prints while it runs in the foreground.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .errors import BadInput
 from .protocol import Configured, RunsOnHost, SavesProxies, ShowsScript
+
+if TYPE_CHECKING:
+    from .protocol import Proxy, State
 
 #: options of ``packtivity-run`` that only the batch backends take
 BATCH_FLAGS = (
@@ -36,7 +39,7 @@ class PreparedRun:
 
     spec: dict[str, Any]
     parameters: dict[str, Any]
-    state: Any
+    state: State
     backend_name: str
     backend: Any
     is_sync: bool
@@ -57,7 +60,7 @@ class RunOutcome:
     step: nothing was pulled or run).  ``notes`` are for people (stderr), in order."""
 
     result: Any = None
-    proxy: Any = None
+    proxy: Optional[Proxy] = None
     script: Optional[str] = None
     notes: list[str] = field(default_factory=list)
 

@@ -233,11 +233,11 @@ def load_spec(
     extend_with_defaults(data, SCHEMA_NAME, schemadir)
     if validate:
         validator = jsonschema.Draft4Validator(schema, resolver=resolver)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-        if error is not None:
+        best = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        if best is not None:
             from .spec_invalid import SpecInvalid
 
-            picked = _pick_alternative(error)
+            picked = _pick_alternative(best)
             raise SpecInvalid(
                 f"invalid packtivity spec '{spec}' {_schema_error_line(picked)}", picked
             )

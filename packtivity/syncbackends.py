@@ -10,12 +10,15 @@ depend on what the step writes; it is then identical to what ``publish`` gives a
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import datamodel as _datamodel
 from . import logutils
 from .apptainer.settings import container_config
 from .errors import BadInput
+
+if TYPE_CHECKING:
+    from .protocol import State
 
 
 class packconfig:
@@ -85,7 +88,9 @@ def _handler(registry: dict[str, dict[str, Any]], kind: str, name: str, impl: st
         ) from None
 
 
-def build_job(process: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig) -> Any:
+def build_job(
+    process: dict[str, Any], parameters: Any, state: Optional[State], pack_config: packconfig
+) -> Any:
     """Turn a process template into a job with the process handler for its type."""
     from .handlers.process_handlers import handlers
 
@@ -95,7 +100,7 @@ def build_job(process: dict[str, Any], parameters: Any, state: Any, pack_config:
 
 
 def build_env(
-    environment: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig
+    environment: dict[str, Any], parameters: Any, state: Optional[State], pack_config: packconfig
 ) -> Any:
     """Prepare an environment template for this run (the default handler passes it through)."""
     from .handlers.environment_handlers import handlers
@@ -109,7 +114,7 @@ def build_env(
 def run_in_env(
     job: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     metadata: dict[str, Any],
     pack_config: packconfig,
     exec_config: Optional[ExecutionConfig] = None,
@@ -127,7 +132,7 @@ def run_in_env(
 def publish(
     publisher: dict[str, Any],
     parameters: Any,
-    state: Any,
+    state: Optional[State],
     pack_config: packconfig,
     datamodel: Any = _datamodel,
 ) -> Any:
@@ -140,7 +145,9 @@ def publish(
     return datamodel.create(pubdata, state.datamodel if state else None)
 
 
-def finalize_inputs(parameters: Any, state: Any, datamodel: Any = _datamodel) -> tuple[Any, Any]:
+def finalize_inputs(
+    parameters: Any, state: Optional[State], datamodel: Any = _datamodel
+) -> tuple[Any, Any]:
     """Wrap parameters in the data model and contextualise them with the state."""
     parameters = datamodel.create(parameters, state.datamodel if state else None)
     if not state:
@@ -152,7 +159,9 @@ def finalize_outputs(pubdata: Any) -> Any:
     return pubdata
 
 
-def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: packconfig) -> Any:
+def prepublish(
+    spec: dict[str, Any], parameters: Any, state: Optional[State], pack_config: packconfig
+) -> Any:
     """The result before the step runs, or None where it may depend on what the step writes.
 
     Whatever it returns is what :func:`publish` gives after the run (yadage stops a workflow
@@ -190,7 +199,7 @@ def prepublish(spec: dict[str, Any], parameters: Any, state: Any, pack_config: p
 def check_inputs(
     spec: dict[str, Any],
     parameters: Any,
-    state: Any,
+    state: Optional[State],
     pack_config: packconfig,
     exec_config: Optional[ExecutionConfig] = None,
     host: Any = None,
@@ -221,7 +230,11 @@ MANUAL_ENVIRONMENTS = ("manual-instructions-env", "manual-env")
 
 
 def acquire_job_env(
-    spec: dict[str, Any], parameters: Any, state: Any, metadata: dict[str, Any], config: packconfig
+    spec: dict[str, Any],
+    parameters: Any,
+    state: Optional[State],
+    metadata: dict[str, Any],
+    config: packconfig,
 ) -> tuple[Any, Any]:
     """The job and the environment of a spec, or ``(None, None)`` for a pure publishing step."""
     if spec["process"] and spec["environment"]:
@@ -234,7 +247,7 @@ def acquire_job_env(
 def run_packtivity(
     spec: dict[str, Any],
     parameters: Any,
-    state: Any,
+    state: Optional[State],
     metadata: dict[str, Any],
     pack_config: packconfig,
     exec_config: Optional[ExecutionConfig] = None,
@@ -248,7 +261,7 @@ def run_packtivity(
 
     metadata = with_run_id(metadata)
     exec_config = exec_config or ExecutionConfig()
-    if state is not None and getattr(state, "metadir", None):
+    if state is not None and state.metadir:
         state.ensure()
     with logutils.setup_logging_topic(
         exec_config, metadata, state, "step", return_logger=True
@@ -271,14 +284,14 @@ class defaultsyncbackend:
         self.exec_config = ExecutionConfig(config.pop("exec", None))
         self.pack_config = packconfig(**config)
 
-    def prepublish(self, spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: dict[str, Any], parameters: Any, state: Optional[State]) -> Any:
         return prepublish(spec, parameters, state, self.pack_config)
 
     def run(
         self,
         spec: dict[str, Any],
         parameters: Any,
-        state: Any,
+        state: Optional[State],
         metadata: Optional[dict[str, Any]] = None,
     ) -> Any:
         return run_packtivity(

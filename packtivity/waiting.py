@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Optional
+from typing import IO, Optional
 
 from .batch.poller import BACKOFF, MAX_INTERVAL, MIN_INTERVAL
 from .hosts import HostUnreachable
-from .protocol import Status, Watches, status_of
+from .protocol import AsyncBackend, Proxy, Status, Watches, status_of
 
 # the backend protocol's status, here since waiting was its first user (kept importable)
 __all__ = ["Status", "status_of", "wait", "watch_all"]
 
 
-def watch_all(backend: Any, proxy: Any) -> None:
+def watch_all(backend: AsyncBackend, proxy: Proxy) -> None:
     """Let a backend that answers for many steps at once know of this one before anything is
     asked (one poll for all)."""
     if isinstance(backend, Watches):
         backend.watch(proxy)
 
 
-def _interval(items: list[tuple[str, Any, Any]], waited: float) -> float:
+def _interval(items: list[tuple[str, AsyncBackend, Proxy]], waited: float) -> float:
     """Seconds until the next look: a batch poller's own interval; for other backends (one
     cheap query per step) 0.1 s at first, growing with the time waited, up to 1 s."""
     quick = min(1.0, max(0.1, waited / 10))
@@ -42,7 +42,9 @@ def _elapsed(seconds: float) -> str:
 
 
 def wait(
-    items: list[tuple[str, Any, Any]], stream: IO[str] = sys.stderr, timeout: Optional[float] = None
+    items: list[tuple[str, AsyncBackend, Proxy]],
+    stream: IO[str] = sys.stderr,
+    timeout: Optional[float] = None,
 ) -> dict[str, Status]:
     """Wait until every ``(label, backend, proxy)`` has finished; return their statuses.
 

@@ -8,6 +8,7 @@ the way a user does.  Parsers of scheduler output are also tested on recorded ou
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -382,6 +383,9 @@ def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
             if running.strip():
                 break
             time.sleep(0.5)
+        else:
+            pytest.fail("the job never ran: stopping the controller would test nothing")
+        stopped_at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         subprocess.run(["bash", str(slurm_sh), "ctld-stop"], check=True, capture_output=True)
         time.sleep(20)
         subprocess.run(
@@ -395,6 +399,11 @@ def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
     assert waiting.returncode == 0, err
     assert json.loads(out) == {"o": f"{tmp_path}/w/o.txt"}
     assert (tmp_path / "w" / "o.txt").read_text() == "survived\n"
+    (record,) = [
+        json.loads(p.read_text()) for p in (tmp_path / "w" / "_packtivity").glob("*.run.json")
+    ]
+    # UTC ISO 8601 to the second: comparable as text
+    assert record["start"] <= stopped_at <= record["end"], "the job did not run through the outage"
 
 
 # ---- resources and options -------------------------------------------------------------
@@ -649,6 +658,7 @@ def test_work_directory_with_shell_characters_on_slurm(slurm, cli, tmp_path: Pat
     assert not marker.exists()
 
 
+@pytest.mark.integration  # no cluster, but real processes that live for seconds
 def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
     cli, tmp_path: Path
 ) -> None:
@@ -717,6 +727,7 @@ def _two_steps_in_one_work_directory(cli, tmp_path: Path, backend: str, *first_a
     assert len(records) == 2
 
 
+@pytest.mark.integration  # no cluster, but real processes that live for seconds
 def test_two_steps_in_one_work_directory_local(cli, tmp_path: Path) -> None:
     _two_steps_in_one_work_directory(cli, tmp_path, "local")
     # a record of another submission in this one's place is never taken as this job's end

@@ -11,6 +11,7 @@ a file of the init directory by its relative name, numbers.  The original runs t
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +37,17 @@ INPUTS = [
 def yadage_run(
     python: Path, cwd: Path, toplevel: Path, workflow: str, backend: str, *args: str
 ) -> subprocess.CompletedProcess:
-    """``yadage-run`` of the environment of ``python``, writing ``cwd/work``."""
+    """``yadage-run`` of the environment of ``python``, writing ``cwd/work``.  Another
+    environment than this one runs without ``PYTHONPATH``, which could put this package into
+    it."""
+    environment = dict(os.environ)
+    if Path(python) != Path(sys.executable):
+        environment.pop("PYTHONPATH", None)
     return subprocess.run(
         [str(python.parent / "yadage-run"), "-t", str(toplevel), "work", workflow,
          "-b", backend, *args],
         cwd=cwd,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=600,

@@ -563,6 +563,7 @@ def test_ipcluster_failing_step_reports_exit_code_and_output(
     assert c.returncode == 1 and "failed with exit code 3" in c.stdout
 
 
+@pytest.mark.integration  # no cluster, but real processes that live for seconds
 def test_ipcluster_engine_killed_mid_task_is_failed(cli, tmp_path: Path) -> None:
     cluster = start_ipcluster(tmp_path / "cluster")
     try:

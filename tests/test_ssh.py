@@ -288,6 +288,8 @@ def test_wait_resumes_after_the_connection_is_cut(laptop: Laptop, cli, tmp_path)
         deadline = time.monotonic() + 30
         while "running" not in _queue_states() and time.monotonic() < deadline:
             time.sleep(0.5)
+        assert "running" in _queue_states(), "the job never ran: a cut would test nothing"
+        cut_at = _utc_now()
         # looked up again now: a process that held the socket a moment ago (a command's)
         # may have ended since
         ended = 0
@@ -304,6 +306,17 @@ def test_wait_resumes_after_the_connection_is_cut(laptop: Laptop, cli, tmp_path)
     assert json.loads(out) == {"o": str(laptop.work / "o.txt")}
     assert (laptop.work / "o.txt").read_text() == "survived\n"
     assert laptop.sshd_logins() >= logins + 2  # the first login, and the reconnection
+    (record,) = [
+        json.loads(p.read_text()) for p in (laptop.work / "_packtivity").glob("*.run.json")
+    ]
+    assert record["start"] <= cut_at <= record["end"], "the job was not running during the cut"
+
+
+def _utc_now() -> str:
+    """Now as the run record writes times (UTC, ISO 8601, seconds): comparable as text."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _queue_states() -> str:

@@ -13,12 +13,15 @@ import logging
 import posixpath
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import ContainerRuntimeError, SpecError, StateError
 from ..hosts import Host
 from ..utils import secho
 from .settings import container_config
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -84,7 +87,7 @@ def wants_gpu(environment: dict[str, Any]) -> bool:
 def plan_container(
     settings: container_config,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     metadir: str,
     step: str,
     host: Host,

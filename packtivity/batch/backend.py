@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..apptainer.settings import as_flag
 from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
@@ -20,7 +20,7 @@ from ..hosts import Host, HostUnreachable, host_for, local_host
 from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
 from ..outcome import Outcome, decide
 from ..plan import plan_step, runs_a_job
-from ..protocol import Status, status_from_answers
+from ..protocol import HostedState, Status, status_from_answers
 from ..runrecord import read_run_record
 from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepublish, publish
 from . import SCHEDULERS
@@ -28,6 +28,9 @@ from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
 from .poller import poller_for
 from .submission import submit
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +107,11 @@ class BatchBackend:
         self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
         self.poller = poller_for(self.adapter, self.host)
 
-    def bind(self, state: Any) -> Any:
+    def bind(self, state: Optional[State]) -> Any:
         """``state`` with its directories on this backend's host (the cluster's storage)."""
-        if state is None or getattr(state, "host", None) is self.host:
+        if state is None or (isinstance(state, HostedState) and state.host is self.host):
             return state
-        if not hasattr(state, "on_host"):
+        if not isinstance(state, HostedState):
             if self.host is local_host():
                 return state
             raise BackendError(
@@ -125,11 +128,15 @@ class BatchBackend:
 
     # ---- the backend interface -------------------------------------------------------------
 
-    def prepublish(self, spec: Any, parameters: Any, state: Any) -> Any:
+    def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any:
         return prepublish(spec, parameters, self.bind(state), self.pack_config)
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> Any:
         metadata = metadata or {"name": "packtivity"}
         state = self.bind(state)
@@ -176,7 +183,7 @@ class BatchBackend:
         self,
         spec: Any,
         parameters: Any,
-        state: Any,
+        state: Optional[State],
         metadata: dict[str, Any],
         exec_config: ExecutionConfig,
     ) -> tuple[JobBody, resources_module.Resources]:
@@ -195,7 +202,11 @@ class BatchBackend:
         return body, self.resources(spec["environment"])
 
     def show_script(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> str:
         """The scheduler script and the job body that ``submit`` would submit (nothing is
         submitted, written or pulled; a submission would get another run id)."""

@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, Optional
 
+from ..errors import BackendError
 from ..hosts import Host, local_host
 
 #: the local staging directory, and its twin on every host (launchers are deployed below it)
@@ -54,6 +55,8 @@ def host_routed_executor(psij_name: str, host: Host, config: Any) -> Any:
 
     selected = _get_plugin_class(psij_name, None, "executor", JobExecutor._executors)
     base = selected.ecls
+    if base is None:
+        raise BackendError(f"PSI/J has no {psij_name} executor")
 
     class HostRoutedExecutor(base):  # type: ignore[misc, valid-type]
         _NAME_ = psij_name

@@ -96,7 +96,9 @@ def _job_spec(
             arguments=["-c", DETACH, body.script_path, _pid_file(body)],
             directory=body.cwd,
         )
-    custom = {f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()}
+    custom: dict[str, object] = {
+        f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()
+    }
     custom.setdefault(adapter.job_name_attribute, name)
     attributes = JobAttributes(
         queue_name=resources.queue,

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import JqError
 from ..utils import handler_decorator, one_line
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 handlers, environment = handler_decorator()
 
 
 @environment("docker-encapsulated")
-def docker(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dict[str, Any]:
+def docker(
+    environment_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> dict[str, Any]:
     """Render ``par_mounts`` (jq over the parameters) and contextualise ``workdir``."""
     import jq
 
@@ -33,5 +38,7 @@ def docker(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dic
 
 
 @environment("default")
-def default(environment_spec: dict[str, Any], parameters: Any, state: Any) -> dict[str, Any]:
+def default(
+    environment_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> dict[str, Any]:
     return environment_spec

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import shlex
 import tempfile
-from typing import Any, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional
 
 import click
 
@@ -25,13 +25,16 @@ from ..plan import job_body, workdir_of
 from ..runrecord import RunRecord, read_run_record
 from ..utils import handler_decorator, secho
 
+if TYPE_CHECKING:
+    from ..protocol import State
+
 handlers, executor = handler_decorator()
 
 
 @contextlib.contextmanager
-def _metadir(state: Any) -> Iterator[str]:
+def _metadir(state: Optional[State]) -> Iterator[str]:
     """The step's meta directory (``<workdir>/_packtivity``), or a temporary one without state."""
-    metadir = getattr(state, "metadir", None) if state else None
+    metadir = state.metadir if state else None
     if metadir:
         local_host().make_dirs(metadir)
         yield metadir
@@ -80,7 +83,7 @@ def run_job_body(
 
 def _run_step(
     exec_config: Any,
-    state: Any,
+    state: Optional[State],
     metadata: dict[str, Any],
     make_body: Callable[[str, logging.Logger], JobBody],
     dry_run: bool,
@@ -99,7 +102,7 @@ def _run_step(
 def localproc_env(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
@@ -120,7 +123,7 @@ def localproc_env(
 def noop_env(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
@@ -138,7 +141,7 @@ def noop_env(
 def manual_env(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:
@@ -153,7 +156,7 @@ def manual_env(
 def docker_enc_handler(
     exec_config: Any,
     environment: dict[str, Any],
-    state: Any,
+    state: Optional[State],
     job: dict[str, Any],
     metadata: dict[str, Any],
 ) -> None:

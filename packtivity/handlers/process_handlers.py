@@ -8,23 +8,28 @@ original's rule).  A ``{name}`` with no such parameter raises
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..interpolation import interpolate
 from ..utils import handler_decorator, secho
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 handlers, process = handler_decorator()
 
 
 @process("string-interpolated-cmd")
 def stringinterp_handler(
-    process_spec: dict[str, Any], parameters: Any, state: Any
+    process_spec: dict[str, Any], parameters: Any, state: Optional[State]
 ) -> dict[str, Any]:
     return {"command": interpolate(process_spec["cmd"], parameters.typed(), "command template")}
 
 
 @process("interpolated-script-cmd")
-def interp_script(process_spec: dict[str, Any], parameters: Any, state: Any) -> dict[str, Any]:
+def interp_script(
+    process_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> dict[str, Any]:
     return {
         "script": interpolate(process_spec["script"], parameters.typed(), "script template"),
         "interpreter": process_spec.get("interpreter", "sh"),
@@ -33,7 +38,7 @@ def interp_script(process_spec: dict[str, Any], parameters: Any, state: Any) -> 
 
 @process("manual-instructions-proc")
 def manual_proc(
-    process_spec: dict[str, Any], parameters: Any, state: Any
+    process_spec: dict[str, Any], parameters: Any, state: Optional[State]
 ) -> Optional[dict[str, Any]]:
     import yaml
 

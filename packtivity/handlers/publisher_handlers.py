@@ -11,27 +11,40 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import JqError, StepFailed
+from ..errors import JqError, StateError, StepFailed
 from ..hosts import Host, local_host
 from ..interpolation import interpolate
+from ..protocol import HostedState
 from ..utils import handler_decorator, leaf_iterator, one_line, secho
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 handlers, publisher = handler_decorator()
 
 
-def host_of(state: Any) -> Host:
+def host_of(state: Optional[State]) -> Host:
     """The machine a state's directories are on (this one unless a backend bound another)."""
-    return getattr(state, "host", None) or local_host()
+    return state.host if isinstance(state, HostedState) else local_host()
 
 
-def sorted_glob(pattern: str, state: Any = None) -> list[str]:
+def workdir_of(state: Optional[State], publisher_type: str) -> str:
+    """The work directory a publisher reads; :class:`StateError` for a state without one."""
+    if state is None or not state.readwrite:
+        raise StateError(f"{publisher_type} reads the work directory, and the state has none")
+    return state.readwrite[0]
+
+
+def sorted_glob(pattern: str, state: Optional[State] = None) -> list[str]:
     return host_of(state).glob(pattern)
 
 
 @publisher("frompar-pub")
-def process_attr_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def process_attr_pub_handler(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> Any:
     """Each leaf of ``outputmap`` names a parameter whose value is published there."""
     outputs = copy.deepcopy(publisher_spec["outputmap"])
     for pointer, name in leaf_iterator(publisher_spec["outputmap"]):
@@ -48,7 +61,9 @@ def process_attr_pub_handler(publisher_spec: dict[str, Any], parameters: Any, st
 
 
 @publisher("interpolated-pub")
-def interpolated_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def interpolated_pub_handler(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> Any:
     """String leaves are formatted with the parameters and ``{workdir}``; optionally globbed."""
     forinterp = parameters.copy().typed()
     workdir = state.readwrite[0] if state and state.readwrite else ""
@@ -75,11 +90,13 @@ def interpolated_pub_handler(publisher_spec: dict[str, Any], parameters: Any, st
 
 
 @publisher("fromyaml-pub")
-def fromyaml_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def fromyaml_pub_handler(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> Any:
     """Publish the content of a YAML file in the work directory."""
     import yaml
 
-    path = os.path.join(state.readwrite[0], publisher_spec["yamlfile"])
+    path = os.path.join(workdir_of(state, "fromyaml-pub"), publisher_spec["yamlfile"])
     try:
         return yaml.safe_load(host_of(state).read_text(path))
     except OSError as error:
@@ -100,7 +117,7 @@ def _jq(publisher_spec: dict[str, Any], parameters: Any) -> Any:
         ) from None
 
 
-def _fromparjq_base(state: Any) -> Optional[str]:
+def _fromparjq_base(state: Optional[State]) -> Optional[str]:
     """The directory fromparjq-pub resolves leaves against: the first read-write directory, or
     the only read-only one; None when there is no such directory (leaves are kept as they are)."""
     if not state:
@@ -120,7 +137,7 @@ def _fromparjq_candidate(publisher_spec: dict[str, Any], value: str, base: str) 
 
 
 @publisher("fromparjq-pub")
-def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]) -> Any:
     """A jq script over the parameters; string leaves may become paths, as in the original.
 
     Each string leaf is tried as a path (joined to the work directory with ``relative_paths``):
@@ -149,7 +166,9 @@ def fromparjq_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -
     return result
 
 
-def fromparjq_waits_for_files(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> bool:
+def fromparjq_waits_for_files(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> bool:
     """Whether a fromparjq-pub result could still change when the step writes files: a string
     leaf that ``tryExact`` or ``glob`` would resolve names no existing path yet."""
     if not (publisher_spec.get("tryExact", True) or publisher_spec.get("glob")):
@@ -167,9 +186,11 @@ def fromparjq_waits_for_files(publisher_spec: dict[str, Any], parameters: Any, s
 
 
 @publisher("fromglob-pub")
-def glob_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def glob_pub_handler(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> Any:
     """``{outputkey: sorted matches of globexpression in the work directory}``."""
-    workdir = state.readwrite[0]
+    workdir = workdir_of(state, "fromglob-pub")
     return {
         publisher_spec["outputkey"]: sorted_glob(
             os.path.join(workdir, publisher_spec["globexpression"]), state
@@ -178,13 +199,15 @@ def glob_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any
 
 
 @publisher("constant-pub")
-def dummy_pub_handler(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def dummy_pub_handler(
+    publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]
+) -> Any:
     return copy.deepcopy(publisher_spec["publish"])
 
 
 @publisher("manual-instructions-pub")
 @publisher("manual-publishing")
-def manual_pub(publisher_spec: dict[str, Any], parameters: Any, state: Any) -> Any:
+def manual_pub(publisher_spec: dict[str, Any], parameters: Any, state: Optional[State]) -> Any:
     """Ask a person for the result JSON on the terminal."""
     import yaml
 

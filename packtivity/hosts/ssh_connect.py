@@ -210,7 +210,9 @@ def _load_key(path: str, prompt: Prompter) -> list[Any]:
             log.warning("key %s needs a passphrase and there is no terminal; skipped", path)
             return []
         try:
-            return [paramiko.PKey.from_path(path, passphrase=passphrase.encode())]
+            # (types-paramiko's stub lacks from_path's passphrase, which paramiko 3.4 has)
+            key = paramiko.PKey.from_path(path, passphrase=passphrase.encode())  # type: ignore[call-arg]
+            return [key]
         except paramiko.SSHException as error:
             raise SshTargetError(f"cannot unlock key {path}: {error}") from None
     except (OSError, paramiko.SSHException, ValueError) as error:

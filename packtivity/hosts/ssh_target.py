@@ -82,7 +82,7 @@ def resolve(text: str) -> SshTarget:
     proxy_jump = config.get("proxyjump")
     return SshTarget(
         text=text.strip(),
-        hostname=config.get("hostname", name) if not match.group("ipv6") else name,
+        hostname=str(config.get("hostname", name)) if not match.group("ipv6") else name,
         port=port,
         user=match.group("user") or config.get("user") or getpass.getuser(),
         identity_files=tuple(os.path.expanduser(p) for p in config.get("identityfile", [])),

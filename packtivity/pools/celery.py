@@ -26,7 +26,7 @@ import functools
 import os
 import time
 import uuid
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from celery import Celery
 from kombu.utils.url import maybe_sanitize_url
@@ -36,6 +36,9 @@ from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
 from ..protocol import Status
 from . import task as json_task
 from .backend import PoolBackend
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 BROKER_VARIABLE = "PACKTIVITY_CELERY_REDIS_BROKER"
 DEFAULT_BROKER = "redis://localhost:6379"
@@ -173,7 +176,11 @@ class CeleryBackend(PoolBackend):
     # ---- the backend interface -------------------------------------------------------------
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> CeleryProxy:
         from kombu.exceptions import OperationalError
         from redis.exceptions import RedisError

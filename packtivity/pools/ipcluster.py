@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import ipyparallel
 
@@ -26,6 +26,9 @@ from ..errors import BackendError, HostUnreachable, ProxyError, StepFailed
 from ..protocol import Status
 from . import task as json_task
 from .backend import PoolBackend
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 #: seconds to wait for the controller to answer a new client
 CONNECT_TIMEOUT = 10.0
@@ -115,7 +118,11 @@ class IPythonParallelBackend(PoolBackend):
     # ---- the backend interface -------------------------------------------------------------
 
     def submit(
-        self, spec: Any, parameters: Any, state: Any, metadata: Optional[dict[str, Any]] = None
+        self,
+        spec: Any,
+        parameters: Any,
+        state: Optional[State],
+        metadata: Optional[dict[str, Any]] = None,
     ) -> IPClusterProxy:
         task = json_task.encode(
             spec, parameters, state, metadata, self.exec_config, self.pack_config

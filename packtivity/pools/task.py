@@ -7,16 +7,19 @@ or controller holds nothing that depends on the submitter's Python objects.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..statecontexts import load_state
 from ..syncbackends import ExecutionConfig, packconfig, run_packtivity
+
+if TYPE_CHECKING:
+    from ..protocol import State
 
 
 def encode(
     spec: dict[str, Any],
     parameters: Any,
-    state: Any,
+    state: Optional[State],
     metadata: Optional[dict[str, Any]],
     exec_config: ExecutionConfig,
     pack_config: packconfig,

@@ -1,5 +1,7 @@
-"""The test cluster itself: real Slurm, sacct after the queue forgets a job, real Apptainer
-with each test image, sshd with strict host keys (paramiko), PBS commands on Slurm."""
+"""The test cluster's self-checks (``tests/cluster/cluster check``): real Slurm, sacct after the
+queue forgets a job, real Apptainer with each test image, sshd with strict host keys
+(paramiko), PBS commands on Slurm.  They test the cluster, not packtivity: ``./dev test`` runs
+them before the package's tests, so that a broken cluster is reported as such."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Cluster
 
-CONTAINERS = Path(__file__).parents[1] / "containers"
+CONTAINERS = Path(__file__).resolve().parents[2] / "containers"
 
 
 def run(*command: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess:
