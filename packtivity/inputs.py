@@ -101,10 +101,8 @@ def make_state(
 
 
 def _path_on(host: Host, path: str) -> str:
-    from .hosts import local_host
-
-    if host is local_host():
-        return path  # relative to this directory, as given
+    """A -w/-r path on another machine: absolute, or ``~/...`` there (a relative path would
+    be relative to a directory the user does not see)."""
     expanded = host.expanduser(path)
     if not expanded.startswith("/"):
         raise StateError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from .batch.resources import RESOURCE_FLAGS
 from .errors import BadInput
 from .protocol import Configured, RunsOnHost, SavesProxies, ShowsScript
 
@@ -17,19 +18,7 @@ if TYPE_CHECKING:
     from .protocol import Proxy, State
 
 #: options of ``packtivity-run`` that only the batch backends take
-BATCH_FLAGS = (
-    "cpus",
-    "memory",
-    "walltime",
-    "gpus",
-    "queue",
-    "account",
-    "reservation",
-    "scheduler_option",
-    "profile",
-    "ssh",
-    "accept_new_host_key",
-)
+BATCH_FLAGS = (*RESOURCE_FLAGS, "scheduler_option", "profile", "ssh", "accept_new_host_key")
 
 
 @dataclass

@@ -16,8 +16,7 @@ from .batch.poller import BACKOFF, MAX_INTERVAL, MIN_INTERVAL
 from .hosts import HostUnreachable
 from .protocol import AsyncBackend, Proxy, Status, Watches, status_of
 
-# the backend protocol's status, here since waiting was its first user (kept importable)
-__all__ = ["Status", "status_of", "wait", "watch_all"]
+__all__ = ["wait", "watch_all"]
 
 
 def watch_all(backend: AsyncBackend, proxy: Proxy) -> None:

@@ -194,3 +194,19 @@ def test_step_host_paths_are_not_resolved_here() -> None:
                 if call in line:
                     offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_every_resource_has_its_flag_and_option() -> None:
+    """A resource is a field of Resources: packtivity-run has its flag, BatchBackend takes it
+    as an option, and config files and specs may name it."""
+    from packtivity.batch.backend import RESOURCE_OPTIONS
+    from packtivity.batch.resources import NAMES, RESOURCE_FLAGS
+    from packtivity.cli import runcli
+    from packtivity.runner import BATCH_FLAGS
+
+    flags = {parameter.name for parameter in runcli.params}
+    assert set(BATCH_FLAGS) <= flags, set(BATCH_FLAGS) - flags
+    assert set(RESOURCE_FLAGS) == set(RESOURCE_OPTIONS) <= set(NAMES)
+    assert {"cpus", "memory", "walltime", "gpus", "queue", "account", "reservation"} <= set(
+        RESOURCE_FLAGS
+    )

@@ -23,7 +23,7 @@ from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
 from ..runrecord import read_run_record
 from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepublish, publish
-from . import SCHEDULERS
+from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
 from .poller import poller_for
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: the backend options that set resources (the CLI flags have the same names)
-RESOURCE_OPTIONS = ("cpus", "memory", "walltime", "gpus", "queue", "account", "reservation")
+RESOURCE_OPTIONS = resources_module.RESOURCE_FLAGS
 
 
 class BatchProxy(PacktivityProxyBase):
@@ -149,7 +149,10 @@ class BatchBackend:
         body, resources = self.job_body(spec, parameters, state, metadata, self.exec_config)
         write_job_body(body, self.host)
         name = metadata["name"]
-        submitted = submit(self.adapter, self.host, body, resources, name)
+        if self.adapter.detached:
+            submitted = detached.submit(self.host, body)
+        else:
+            submitted = submit(self.adapter, self.host, body, resources, name)
         log.info("submitted %s as %s job %s", body.step, self.scheduler, submitted.native_id)
         self.poller.watch([submitted.native_id])
         from .. import __version__
@@ -218,7 +221,12 @@ class BatchBackend:
         dry_run = ExecutionConfig({**self.exec_config.config, "dry_run": True})
         metadata = with_run_id(metadata or {"name": "packtivity"})
         body, resources = self.job_body(spec, parameters, state, metadata, dry_run)
-        scheduler_script = submit_script(self.adapter, self.host, body, resources, metadata["name"])
+        if self.adapter.detached:
+            scheduler_script = detached.script(body)
+        else:
+            scheduler_script = submit_script(
+                self.adapter, self.host, body, resources, metadata["name"]
+            )
         return (
             f"# ---- {self.scheduler} script (PSI/J), resources: {resources.describe()}\n"
             f"{scheduler_script}"

@@ -1,4 +1,5 @@
-"""PSI/J's local executor, detached: the job body runs in its own session on this host.
+"""``-b local``: the job body runs detached, in its own session, on the host (started by
+:mod:`packtivity.batch.detached`, no scheduler).
 
 The native id is the job body's process id (it is also its process group: ``setsid``).  The
 queue is ``ps``; a process that is gone has ended, and its run record says how.

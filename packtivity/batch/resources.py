@@ -31,19 +31,6 @@ from ..errors import BackendError, SpecError
 
 log = logging.getLogger(__name__)
 
-#: resource names and the field each one sets (REANA's Slurm names included)
-NAMES = {
-    "cpus": "cpus",
-    "memory": "memory",
-    "walltime": "walltime",
-    "gpus": "gpus",
-    "queue": "queue",
-    "account": "account",
-    "reservation": "reservation",
-    "scheduler_options": "scheduler_options",
-    "slurm_partition": "queue",
-    "slurm_time": "walltime",
-}
 #: spec resources that concern the container, not the scheduler (see apptainer.mounts)
 CONTAINER_RESOURCES = ("CVMFS", "GRIDProxy", "KRB5Auth", "GPU", "kerberos", "gpu")
 
@@ -117,6 +104,17 @@ class Resources:
     def describe(self) -> str:
         parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name)]
         return ", ".join(parts) or "scheduler defaults"
+
+
+#: the resources a backend option and a ``packtivity-run`` flag set, by the same names (a new
+#: resource is a field of :class:`Resources`, its click option, and its PSI/J mapping)
+RESOURCE_FLAGS = tuple(f.name for f in fields(Resources) if f.name != "scheduler_options")
+#: resource names and the field each one sets (REANA's Slurm names included)
+NAMES = {
+    **{f.name: f.name for f in fields(Resources)},
+    "slurm_partition": "queue",
+    "slurm_time": "walltime",
+}
 
 
 def _positive_int(value: Any, name: str, source: str) -> int:

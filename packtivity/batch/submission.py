@@ -1,12 +1,12 @@
-"""Submitting job bodies through PSI/J.
+"""Submitting job bodies to a scheduler through PSI/J (``-b slurm``, ``-b pbs``; ``-b local``
+has its own submitter, :mod:`packtivity.batch.detached`).
 
 One PSI/J executor per scheduler and host serves every submission of this process.  PSI/J
 writes the scheduler script from its own template around our job body and runs the submit
 command; it is not asked about job states (:mod:`packtivity.batch.poller` does that;
 ``docs/architecture.md`` says why), so its own polling thread is parked and it keeps its files.
 Commands PSI/J runs and files it writes go through the :class:`~packtivity.hosts.Host` seam
-(:mod:`packtivity.batch.psij_host`); ``-b local`` on a host reached over SSH runs PSI/J's local
-executor's command there.
+(:mod:`packtivity.batch.psij_host`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
-from ..hosts import Host, local_host
+from ..hosts import Host
 from ..jobscript import JobBody
 from ..utils import one_line
 from .psij_host import PSIJ_HOME, host_routed_executor, staging_directory
@@ -33,16 +33,6 @@ log = logging.getLogger(__name__)
 #: seconds PSI/J's own poll thread sleeps before its first poll: longer than any process lives
 PARKED = 10**8
 SUBMIT_ATTEMPTS = 5
-#: runs job body $0 detached from the submitting process, writes its PID to $1 (-b local); not
-#: PSI/J's stdout_path, which its launcher uses unquoted (a path with a space breaks it)
-#: ``-b local``: start the job body in a session of its own and print its PID into a file.  Every
-#: inherited descriptor is closed, not only 0-2: PSI/J's launcher holds fd 3 (a pipe to its log
-#: writer, whose stderr is PSI/J's output pipe), and a job body keeping it open made PSI/J -- and
-#: so ``--async`` -- wait until the step ended.
-DETACH = (
-    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & echo $! >"$1"'
-)
-
 _executors: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
@@ -55,7 +45,7 @@ class SubmissionError(BadInput):
 class Submitted:
     native_id: str
     psij_job_id: str
-    submit_script: str  #: the scheduler script PSI/J wrote ("" for the local executor)
+    submit_script: str  #: the scheduler script PSI/J wrote ("" for -b local: none)
 
 
 def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
@@ -63,22 +53,17 @@ def executor_for(adapter: SchedulerAdapter, host: Host) -> Any:
     key = (adapter.psij_executor, host.name)
     with _lock:
         if key not in _executors:
-            from psij import JobExecutor
             from psij.executors.batch.batch_scheduler_executor import (
                 BatchSchedulerExecutorConfig,
             )
 
-            if adapter.detached:
-                executor = JobExecutor.get_instance("local")
-            else:
-                config = BatchSchedulerExecutorConfig(
-                    work_directory=staging_directory(),
-                    initial_queue_polling_delay=PARKED,
-                    queue_polling_interval=PARKED,
-                    keep_files=True,
-                )
-                executor = host_routed_executor(adapter.psij_executor, host, config)
-            _executors[key] = executor
+            config = BatchSchedulerExecutorConfig(
+                work_directory=staging_directory(),
+                initial_queue_polling_delay=PARKED,
+                queue_polling_interval=PARKED,
+                keep_files=True,
+            )
+            _executors[key] = host_routed_executor(adapter.psij_executor, host, config)
         return _executors[key]
 
 
@@ -89,13 +74,6 @@ def _job_spec(
     working directory; the body changes to the step's own directory itself."""
     from psij import JobAttributes, JobSpec, ResourceSpecV1
 
-    if adapter.detached:
-        # the job body gets its own session and outlives this process
-        return JobSpec(
-            executable="/bin/sh",
-            arguments=["-c", DETACH, body.script_path, _pid_file(body)],
-            directory=body.cwd,
-        )
     custom: dict[str, object] = {
         f"{adapter.psij_executor}.{k}": v for k, v in resources.scheduler_options.items()
     }
@@ -127,10 +105,6 @@ def submit(
     adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
 ) -> Submitted:
     """Submit the (already written) job body; transient refusals are retried with back-off."""
-    if adapter.detached:
-        host.remove(_pid_file(body))  # a previous run's
-        if host is not local_host():
-            return _detach_on(host, body)
     from psij import Job
     from psij.exceptions import SubmitException
 
@@ -142,8 +116,7 @@ def submit(
         job = Job(spec)
         try:
             with _lock:  # the work directory is per step: PSI/J's files sit beside its logs
-                if not adapter.detached:
-                    executor.remote_work_directory = psij_dir
+                executor.remote_work_directory = psij_dir
                 try:
                     executor.submit(job)
                 finally:
@@ -157,9 +130,6 @@ def submit(
                 delay *= 2
                 continue
             raise SubmissionError(f"{adapter.name} refused the job: {message}") from None
-    if adapter.detached:
-        job.wait()
-        return Submitted(_read_pid(host, body), job.id, "")
     script = os.path.join(psij_dir, f"{job.id}.job")
     return Submitted(str(job.native_id), job.id, script)
 
@@ -184,30 +154,6 @@ def _remove_staged_script(executor: Any, job: Any) -> None:
         (staged / f"{job.id}.job").unlink(missing_ok=True)
 
 
-def _pid_file(body: JobBody) -> str:
-    return body.script_path + ".pid"
-
-
-def _read_pid(host: Host, body: JobBody) -> str:
-    try:
-        pid = host.read_text(_pid_file(body)).strip()
-    except FileNotFoundError:
-        pid = ""
-    if not pid.isdigit():
-        raise SubmissionError(f"the job body did not start on {host.name} (no PID)")
-    return pid
-
-
-def _detach_on(host: Host, body: JobBody) -> Submitted:
-    """``-b local`` on another host: the command PSI/J's local executor would run, run there."""
-    result = host.run(["sh", "-c", DETACH, body.script_path, _pid_file(body)])
-    if result.returncode != 0:
-        raise SubmissionError(
-            f"could not start the job body on {host.name}: {result.errors.strip()}"
-        )
-    return Submitted(_read_pid(host, body), "", "")
-
-
 def submit_script(
     adapter: SchedulerAdapter, host: Host, body: JobBody, resources: Resources, name: str
 ) -> str:
@@ -216,9 +162,6 @@ def submit_script(
 
     from psij import Job
 
-    if adapter.detached:
-        spec = _job_spec(adapter, body, resources, name)
-        return f"# PSI/J local executor runs: {shlex.join([spec.executable, *spec.arguments])}\n"
     executor = executor_for(adapter, host)
     psij_dir = _psij_directory(body, host)
     job = Job(_job_spec(adapter, body, resources, name, psij_dir))
