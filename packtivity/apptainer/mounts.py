@@ -64,10 +64,6 @@ def auth_resources(environment: dict[str, Any]) -> list[str]:
     return asked
 
 
-def wants_auth(environment: dict[str, Any]) -> bool:
-    return bool(auth_resources(environment))
-
-
 def wants_cvmfs(environment: dict[str, Any]) -> bool:
     return "CVMFS" in _resources(environment)
 

@@ -46,11 +46,6 @@ class StatusPoller:
                 self.interval = MIN_INTERVAL
                 self._polled_at = float("-inf")
 
-    def forget(self, ids: Iterable[str]) -> None:
-        with self._lock:
-            for job_id in ids:
-                self._watched.discard(job_id)
-
     def state(self, job_id: str, max_age: Optional[float] = None) -> Optional[SchedulerState]:
         """What the scheduler says of ``job_id`` (None: it does not know the job), polling when
         the last answer is older than ``max_age`` (default: the current interval)."""
