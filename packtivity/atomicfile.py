@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Union
@@ -18,9 +20,24 @@ def write_text_atomic(
     for users' files, which must survive a crash), and is then renamed over ``path``.  Readers
     see the old content or the new one, never a mix; if anything fails, ``path`` is untouched
     and the temporary file is removed.
+
+    A symbolic link is written through (its target gets the text; the link stays a link), and
+    a character device (``-o /dev/null``, ``/dev/stdout``) is written to as it is, never
+    replaced by a file.  A FIFO, socket or directory is refused with ``OSError``.
     """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    target = Path(os.path.realpath(path))  # through links: the link itself stays as it is
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISCHR(mode):
+        with open(target, "w", encoding="utf-8") as device:
+            device.write(text)
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise OSError(errno.EINVAL, f"{kind}: not replaced", str(path))
+    directory = target.parent
     fd, tmpname = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -28,8 +45,8 @@ def write_text_atomic(
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(tmpname, target.stat().st_mode & 0o7777)
+        if mode is not None:
+            os.chmod(tmpname, mode & 0o7777)
         else:
             umask = os.umask(0)
             os.umask(umask)

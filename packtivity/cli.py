@@ -104,14 +104,17 @@ def handle_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from . import signals
+
+        signals.install()  # SIGTERM/SIGHUP end the command as Ctrl-C does
         try:
             return func(*args, **kwargs)
         except PacktivityError as error:
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 log.exception("failed")
             _fail(str(error), error.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
+        except KeyboardInterrupt as interruption:
+            _fail(signals.describe(interruption), signals.exit_code(interruption))
         except Exception as error:  # a bug, or an error of a plugin: say so briefly
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
@@ -403,13 +406,15 @@ def _wait_for_one(backend: AsyncBackend, proxy: Proxy, proxyfile: str) -> Any:
     label = describe(proxy)
     try:
         waiting.wait([(label, backend, proxy)])
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         if saveable(proxy):
+            from . import signals
+
             _write_output(proxyfile, proxy.json())
             _fail(
-                f"interrupted: {label} keeps running; its proxy is in {proxyfile}: "
-                f"check it with 'packtivity-checkproxy {proxyfile}'",
-                130,
+                f"{signals.describe(interruption)}: {label} keeps running; its proxy is in "
+                f"{proxyfile}: check it with 'packtivity-checkproxy {proxyfile}'",
+                signals.exit_code(interruption),
             )
         raise
     return backend.result(proxy)

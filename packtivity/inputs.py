@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from typing import Any, Optional
 
 from .errors import BadInput, ParameterError, StateError
@@ -116,7 +117,12 @@ def check_writable(path: Optional[str]) -> None:
     """Fail before running when an output file could not be written afterwards."""
     if not path:
         return
-    directory = os.path.dirname(os.path.abspath(path))
+    resolved = os.path.realpath(path)  # a link is written through: its target counts
+    if os.path.exists(resolved) and stat.S_ISCHR(os.stat(resolved).st_mode):
+        return  # a device (-o /dev/null) is written to as it is
+    if os.path.exists(resolved) and not os.path.isfile(resolved) and not os.path.isdir(resolved):
+        raise BadInput(f"cannot write '{path}': it is not a regular file (a FIFO or socket)")
+    directory = os.path.dirname(resolved)
     if not os.path.isdir(directory):
         raise BadInput(f"cannot write '{path}': directory '{directory}' does not exist")
     if not os.access(directory, os.W_OK):

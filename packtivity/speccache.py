@@ -74,14 +74,34 @@ def cache_key(path: str, fragment: str) -> Optional[str]:
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
 
 
+#: the entry format; an entry is ``{"format", "key", "sha256", "spec"}``
+ENTRY_FORMAT = "packtivity-speccache/1"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def lookup(key: str) -> Optional[dict[str, Any]]:
-    """The stored spec for ``key``, or None (missing or unreadable entries are misses)."""
+    """The stored spec for ``key``, or None: a missing, unreadable, damaged or foreign entry
+    (another format, another key, content that does not match its digest, not a packtivity)
+    is a miss, and the load that follows replaces it."""
     try:
         with open(os.path.join(cache_dir(), f"{key}.json"), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+            entry = json.load(handle)
+    except (OSError, ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(entry, dict) or entry.get("format") != ENTRY_FORMAT:
+        return None
+    spec = entry.get("spec")
+    if (
+        entry.get("key") != key
+        or not isinstance(spec, dict)
+        or entry.get("sha256") != _digest(spec)
+    ):
+        log.debug("spec cache entry %s is damaged: not used", key)
+        return None
+    return spec if isinstance(spec.get("publisher"), dict) else None
 
 
 def store(key: str, data: dict[str, Any]) -> None:
@@ -89,8 +109,9 @@ def store(key: str, data: dict[str, Any]) -> None:
     from .atomicfile import write_text_atomic
 
     directory = cache_dir()
+    entry = {"format": ENTRY_FORMAT, "key": key, "sha256": _digest(data), "spec": data}
     try:
         os.makedirs(directory, exist_ok=True)
-        write_text_atomic(os.path.join(directory, f"{key}.json"), json.dumps(data), durable=False)
+        write_text_atomic(os.path.join(directory, f"{key}.json"), json.dumps(entry), durable=False)
     except OSError as error:
         log.debug("spec cache %s not written: %s", directory, error)

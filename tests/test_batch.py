@@ -684,7 +684,8 @@ def test_local_async_returns_at_once_and_the_job_outlives_its_submitter(
     assert submitter.returncode == 0, err
     status = check(cli, tmp_path, "proxy.json")
     assert status.returncode == 0 and "running" in status.stdout, status.stdout
-    job_pid = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]["native_id"]
+    native_id = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]["native_id"]
+    job_pid = native_id.split("@")[0]  # PID@start time
     job_session = Path(f"/proc/{job_pid}/stat").read_text().rsplit(")", 1)[1].split()[3]
     assert job_session == job_pid != str(submitter.pid)  # a session of its own
     # the submitter's session, as a closed terminal would (nothing of it left is the same)

@@ -95,7 +95,8 @@ PLANNING = ("plan", "jobscript", "runrecord", "outcome", "inputs", "spec", "sync
 #: what the CLI may import: parsing its inputs, the policies (runner, reports, plan), the
 #: progress display, and the pieces it prints or writes
 CLI_ALLOWED = {"errors", "inputs", "utils", "runner", "reports", "waiting", "plan", "hosts",
-               "syncbackends", "spec", "jobscript", "atomicfile", "protocol", ""}  # fmt: skip
+               "syncbackends", "spec", "jobscript", "atomicfile", "protocol", "signals",
+               ""}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

@@ -184,11 +184,13 @@ def _cache_entries() -> list[Path]:
 def test_a_second_load_of_the_same_file_comes_from_the_cache(tmp_path: Path) -> None:
     """The entry is what the second load returns (marked here to tell it from a fresh load);
     an edited file is a miss."""
+    from packtivity.speccache import store
+
     (tmp_path / "s.yml").write_text(SELF_CONTAINED)
     first = load_spec("s.yml", str(tmp_path))
     [entry] = _cache_entries()
-    assert json.loads(entry.read_text()) == first
-    entry.write_text(json.dumps({**first, "marker": "from the cache"}))
+    assert json.loads(entry.read_text())["spec"] == first
+    store(entry.stem, {**first, "marker": "from the cache"})  # a well-formed entry
     assert load_spec("s.yml", str(tmp_path))["marker"] == "from the cache"
     assert load_spec(str(tmp_path / "s.yml"), "/")["marker"] == "from the cache"
 
@@ -196,6 +198,22 @@ def test_a_second_load_of_the_same_file_comes_from_the_cache(tmp_path: Path) -> 
     edited = load_spec("s.yml", str(tmp_path))
     assert "marker" not in edited and edited["process"]["cmd"] == "echo {other}"
     assert len(_cache_entries()) == 2
+
+
+def test_a_damaged_or_foreign_cache_entry_is_ignored_and_replaced(tmp_path: Path) -> None:
+    """The cache checks what it reads: an entry replaced by ``{}``, one whose spec does not
+    match its digest, or one stored under another key is never used."""
+    (tmp_path / "s.yml").write_text(SELF_CONTAINED)
+    first = load_spec("s.yml", str(tmp_path))
+    [entry] = _cache_entries()
+    good = json.loads(entry.read_text())
+    tampered = {**good, "spec": {**good["spec"], "publisher": {"publisher_type": "x"}}}
+    damaged = ["{}", "[]", "not json", json.dumps(tampered), json.dumps({**good, "key": "other"}),
+               json.dumps({**good, "spec": {}})]  # fmt: skip
+    for text in damaged:
+        entry.write_text(text)
+        assert load_spec("s.yml", str(tmp_path)) == first, text
+        assert json.loads(entry.read_text()) == good  # replaced by the fresh load
 
 
 def test_a_cache_hit_imports_neither_yadage_schemas_nor_jsonschema(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..apptainer.settings import as_flag
@@ -65,6 +66,14 @@ class BatchProxy(PacktivityProxyBase):
             raise ProxyError(f"a BatchProxy needs proxydetails with {', '.join(needed)}")
         if details["backend"] not in SCHEDULERS:
             raise ProxyError(f"BatchProxy of unknown backend '{details['backend']}'")
+        pattern = scheduler_adapter(details["backend"]).native_id_pattern
+        if not isinstance(details["native_id"], str) or not re.fullmatch(
+            pattern, details["native_id"]
+        ):
+            raise ProxyError(
+                f"native_id {details['native_id']!r:.80} is not a {details['backend']} job id "
+                "(a damaged or hand-made proxy: nothing is asked or signalled for it)"
+            )
         return cls(details)
 
 
@@ -102,6 +111,12 @@ class BatchBackend:
         if scheduler_option:
             self.options["scheduler_options"] = scheduler_option
         self.resources(None)  # a bad config file or option fails here, before any submission
+        if ssh is not None and not str(ssh).strip():
+            # an unset $CLUSTER in a script must not run a cluster's job on the laptop
+            raise BackendError(
+                "--ssh '': the SSH target is empty; give [user@]host[:port] or a ~/.ssh/config "
+                "alias (leave --ssh out to run on this machine)"
+            )
         #: the SSH target as given (``--ssh``, ``ssh=``, or the profile's ``ssh``), or None
         self.ssh = ssh or resources_module.ssh_from_config_file(profile)
         self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
@@ -315,7 +330,8 @@ class BatchBackend:
         return publish(details["spec"]["publisher"], parameters, state, self.pack_config)
 
     def cancel(self, proxy: BatchProxy) -> None:
-        result = self.host.run(self.adapter.cancel_command(proxy.native_id))
+        job_name = str(proxy.details().get("job_name") or "")
+        result = self.host.run(self.adapter.cancel_command(proxy.native_id, job_name))
         if result.returncode != 0:
             raise BackendError(
                 f"could not cancel {proxy.describe()}: {(result.errors or result.output).strip()}"

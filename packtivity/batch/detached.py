@@ -12,13 +12,17 @@ import shlex
 
 from ..hosts import Host
 from ..jobscript import JobBody
+from .local import local_id
 from .submission import SubmissionError, Submitted
 
-#: runs job body $0 detached from the submitting process and writes its PID to $1.  Every
-#: inherited descriptor is closed, not only 0-2: a body holding the submitter's pipes would make
-#: the submitter (and so ``--async``) wait until the step ended.
+#: runs job body $0 detached from the submitting process and writes its PID and start time
+#: (``ps``'s lstart: the job's identity, see :mod:`.local`) to $1.  Every inherited descriptor
+#: is closed, not only 0-2: a body holding the submitter's pipes would make the submitter (and
+#: so ``--async``) wait until the step ended.  Until this shell ends, the job is its child: alive
+#: or a zombie, ``ps`` finds it.
 DETACH = (
-    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & echo $! >"$1"'
+    'setsid sh "$0" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & '
+    'pid=$!; echo "$pid $(LC_ALL=C ps -o lstart= -p "$pid")" >"$1"'
 )
 
 
@@ -37,12 +41,12 @@ def submit(host: Host, body: JobBody) -> Submitted:
             f"could not start the job body on {host.name}: {result.errors.strip()}"
         )
     try:
-        pid = host.read_text(pid_file(body)).strip()
+        pid, _, lstart = host.read_text(pid_file(body)).strip().partition(" ")
     except FileNotFoundError:
-        pid = ""
-    if not pid.isdigit():
+        pid, lstart = "", ""
+    if not pid.isdigit() or int(pid) <= 1:
         raise SubmissionError(f"the job body did not start on {host.name} (no PID)")
-    return Submitted(pid, "", "")
+    return Submitted(local_id(pid, lstart), "", "")
 
 
 def script(body: JobBody) -> str:

@@ -50,6 +50,7 @@ class PbsAdapter:
     detached = False
     job_name_attribute = "pbs.N"
     job_id_variable = "PBS_JOBID"
+    native_id_pattern = r"[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?"  # 12.server, 12[].server
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         if not cpus:
@@ -84,5 +85,5 @@ class PbsAdapter:
     ) -> dict[str, SchedulerState]:
         return {}
 
-    def cancel_command(self, native_id: str) -> list[str]:
-        return ["qdel", native_id]
+    def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
+        return ["qdel", native_id]  # (qdel has no name filter; the id's form is checked)

@@ -186,8 +186,8 @@ def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:
     target = None
     for values, source in _config_layers(profile):
         if values.get("ssh") is not None:
-            if not isinstance(values["ssh"], str):
-                raise BackendError(f"ssh in {source} must be a string like user@host:port")
+            if not isinstance(values["ssh"], str) or not values["ssh"].strip():
+                raise BackendError(f"ssh in {source} must be a target like user@host:port")
             target = values["ssh"]
     return target
 

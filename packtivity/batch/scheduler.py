@@ -45,6 +45,9 @@ class SchedulerAdapter(Protocol):
     #: the environment variable that holds the job's id inside the job ("" for none); the job
     #: body writes it into the run record
     job_id_variable: str
+    #: what a native id of this scheduler looks like (a regular expression the whole id
+    #: matches): a proxy with another id is refused before any command is built from it
+    native_id_pattern: str
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         """PSI/J ``ResourceSpecV1`` keywords for the one process of a step with ``cpus`` cores."""
@@ -74,7 +77,10 @@ class SchedulerAdapter(Protocol):
         """Like :meth:`parse_status`; empty when there is no accounting to ask."""
         ...
 
-    def cancel_command(self, native_id: str) -> list[str]: ...
+    def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
+        """The command that cancels the job ``native_id`` (a valid id), and only if it is still
+        named ``job_name`` where the scheduler can check that."""
+        ...
 
 
 #: what schedulers print when they are temporarily unreachable

@@ -63,6 +63,7 @@ class SlurmAdapter:
     detached = False
     job_name_attribute = "slurm.job-name"
     job_id_variable = "SLURM_JOB_ID"
+    native_id_pattern = r"[0-9]+(_[0-9]+)?"  # a job, or an element of an array
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         return {"process_count": 1, "cpu_cores_per_process": cpus}
@@ -101,5 +102,6 @@ class SlurmAdapter:
             return {}  # no accounting here: jobs that left the queue are unknown to Slurm
         return _parse_table(stdout)
 
-    def cancel_command(self, native_id: str) -> list[str]:
-        return ["scancel", native_id]
+    def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
+        # --name: only the job of that id *and* name (a proxy naming another job cancels none)
+        return ["scancel", *([f"--name={job_name}"] if job_name else []), native_id]

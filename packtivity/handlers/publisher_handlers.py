@@ -13,7 +13,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import JqError, StateError, StepFailed
+from ..errors import JqError, ParameterError, StateError, StepFailed
 from ..hosts import Host, local_host
 from ..interpolation import interpolate
 from ..protocol import HostedState
@@ -51,7 +51,7 @@ def process_attr_pub_handler(
         try:
             value = parameters[name]
         except (KeyError, IndexError, TypeError):
-            raise StepFailed(
+            raise ParameterError(
                 f"frompar-pub: outputmap refers to parameter '{name}' which was not given"
             ) from None
         if pointer.path == "":

@@ -1,0 +1,178 @@
+"""Hostile and broken input, and faults (issue 18): every case ends in success, a failed step
+(exit 1 with its tail), or one line naming the input and what is wrong (exit 2, or the
+documented infrastructure code): never ``Error: unexpected``, never a hang, never a signal
+to a process that is not the job.  Cases that need no test cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import assert_one_line_error
+from stepspecs import host_spec, write_spec
+
+
+def run(cli, tmp_path: Path, spec: dict, *args: str, timeout: float = 120):
+    write_spec(tmp_path, "step.yml", spec)
+    return cli("packtivity-run", "-t", str(tmp_path), "step.yml", *args, timeout=timeout)
+
+
+def _lstart(pid: int) -> str:
+    return subprocess.run(
+        ["env", "LC_ALL=C", "ps", "-o", "lstart=", "-p", str(pid)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+# ---- a proxy never leads to signalling what is not its job --------------------------------
+
+
+def test_local_proxy_ids_that_would_signal_the_machine_or_the_caller_are_refused(
+    cli, tmp_path: Path
+) -> None:
+    """``kill -- -1`` (as root: every process) and ``kill -- -0`` (the caller's own process
+    group) must never come from a proxy: such ids are not ids."""
+    r = run(
+        cli, tmp_path, host_spec("sleep 30"), "-b", "local", "--async", "-w", str(tmp_path / "w")
+    )
+    assert r.returncode == 0, r.stderr
+    proxy = json.loads((tmp_path / "proxy.json").read_text())
+    real_id = proxy["proxydetails"]["native_id"]
+    try:
+        for forged in ("1", "0", "1@x", "0@x", "-1@x", "$(touch x)@y", real_id + " -1"):
+            proxy["proxydetails"]["native_id"] = forged
+            (tmp_path / "forged.json").write_text(json.dumps(proxy))
+            c = cli("packtivity-checkproxy", "--cancel", "forged.json", cwd=tmp_path)
+            assert_one_line_error(c, "forged.json", "not a local job id")
+    finally:
+        proxy["proxydetails"]["native_id"] = real_id
+        (tmp_path / "proxy.json").write_text(json.dumps(proxy))
+        cli("packtivity-checkproxy", "--cancel", "proxy.json", cwd=tmp_path)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_reused_process_id_is_neither_reported_as_the_job_nor_signalled(
+    cli, tmp_path: Path
+) -> None:
+    """A finished job's process id now belongs to an unrelated process (here: this test's own
+    ``sleep``, a stand-in for whatever the system gave the id to): the proxy reports the job
+    as ended without its record, and ``--cancel`` leaves that process alone."""
+    r = run(cli, tmp_path, host_spec("true"), "-b", "local", "--async", "-w", str(tmp_path / "w"))
+    assert r.returncode == 0, r.stderr
+    time.sleep(1.1)  # a reused id belongs to a later process (start times have 1 s resolution)
+    unrelated = subprocess.Popen(["setsid", "sleep", "60"])
+    try:
+        proxy = json.loads((tmp_path / "proxy.json").read_text())
+        _, _, start = proxy["proxydetails"]["native_id"].partition("@")
+        proxy["proxydetails"]["native_id"] = f"{unrelated.pid}@{start}"  # the id, reused
+        for path in (tmp_path / "w" / "_packtivity").glob("*.run.json"):
+            path.unlink()  # as if the job had been killed before its record
+        (tmp_path / "reused.json").write_text(json.dumps(proxy))
+        c = cli("packtivity-checkproxy", "reused.json", cwd=tmp_path)
+        assert c.returncode == 1 and "status: running" not in c.stdout, c.stdout
+        assert "reused" in c.stdout
+        cancel = cli("packtivity-checkproxy", "--cancel", "reused.json", cwd=tmp_path)
+        assert cancel.returncode != 0 and "another process" in cancel.stderr
+        assert unrelated.poll() is None  # never signalled
+        assert _lstart(unrelated.pid)
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+# ---- targets and output files ---------------------------------------------------------------
+
+
+def test_an_empty_ssh_target_is_bad_input_not_this_machine(cli, tmp_path: Path) -> None:
+    """``--ssh "$CLUSTER"`` with ``CLUSTER`` unset must not run the cluster's job here."""
+    marker = tmp_path / "ran-here"
+    for target in ("", "  "):
+        r = run(cli, tmp_path, host_spec(f"touch {marker}"), "-b", "local", "--ssh", target)
+        assert_one_line_error(r, "--ssh", "empty")
+    assert not marker.exists()
+
+
+def test_output_files_are_written_through_links_and_to_devices(cli, tmp_path: Path) -> None:
+    """``-o`` onto a symbolic link writes the link's target and keeps the link; onto a
+    character device (``/dev/null``, as root too) writes to the device and keeps it a device."""
+    import os
+    import stat
+
+    target = tmp_path / "results" / "result.json"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "result-link.json"
+    link.symlink_to(target)
+    spec = host_spec("true", {"answer": "{x}"})
+    r = run(cli, tmp_path, spec, "-p", "x=42", "-o", str(link), "-w", str(tmp_path / "w"))
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and json.loads(target.read_text()) == {"answer": "42"}
+    r = run(cli, tmp_path, spec, "-p", "x=42", "-o", "/dev/null", "-w", str(tmp_path / "w"))
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = run(cli, tmp_path, spec, "-p", "x=42", "-o", str(fifo), "-w", str(tmp_path / "w"))
+    assert_one_line_error(r, "fifo", "not a regular file")
+
+
+# ---- signals: a stopped step still writes its run record ----------------------------------
+
+
+def _start_local_step(tmp_path: Path, command: str) -> subprocess.Popen:
+    import sys
+
+    write_spec(tmp_path, "step.yml", host_spec(command))
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "packtivity-run"), "-t", str(tmp_path), "step.yml",
+         "-w", str(tmp_path / "w")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own group: signalling it reaches nothing of this test's
+    )  # fmt: skip
+
+
+def _wait_for_step_start(tmp_path: Path, marker: str) -> None:
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "w" / marker).exists():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("target", ["packtivity-run alone", "its process group"])
+@pytest.mark.parametrize("signame", ["TERM", "HUP"])
+def test_a_stopped_local_step_ends_with_its_code_a_line_and_its_record(
+    tmp_path: Path, target: str, signame: str
+) -> None:
+    """SIGTERM/SIGHUP to ``packtivity-run`` (or to its whole process group, as a closed
+    terminal or a batch system does) while a local step runs: the step is stopped, its run
+    record is written, and the command exits 128+N with one line saying so."""
+    import os
+    import signal
+
+    signum = getattr(signal, f"SIG{signame}")
+    for trial in range(3):  # the record was missing in 3 of 10 trials before
+        work = tmp_path / f"t{trial}"
+        work.mkdir()
+        run = _start_local_step(work, "touch started; sleep 60; touch finished")
+        try:
+            _wait_for_step_start(work, "started")
+            if target == "its process group":
+                os.killpg(run.pid, signum)
+            else:
+                os.kill(run.pid, signum)
+            out, err = run.communicate(timeout=60)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
+        assert run.returncode == 128 + signum, (run.returncode, err)
+        lines = [line for line in err.splitlines() if line.startswith("Error:")]
+        assert lines == [f"Error: stopped by SIG{signame}"], err
+        assert "Traceback" not in err
+        (record_file,) = (work / "w" / "_packtivity").glob("*.run.json")
+        record = json.loads(record_file.read_text())
+        assert record["signal"] == signame, record
+        assert not (work / "w" / "finished").exists()
