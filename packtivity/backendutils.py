@@ -327,17 +327,9 @@ def _options_from_env() -> dict[str, Any]:
     path = os.environ.get("PACKTIVITY_ASYNCBACKEND_OPTS")
     if not path:
         return {}
-    import yaml
+    from . import userfiles
 
-    try:
-        with open(path) as handle:
-            options = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise BackendError(
-            f"cannot read PACKTIVITY_ASYNCBACKEND_OPTS file '{path}': {error}"
-        ) from None
-    if not isinstance(options, dict):
-        raise BackendError(f"PACKTIVITY_ASYNCBACKEND_OPTS file '{path}' must hold a mapping")
+    options = userfiles.read_yaml(path, "PACKTIVITY_ASYNCBACKEND_OPTS file", BackendError)
     log.info("overriding using envvar opts %s", options)
     return options
 

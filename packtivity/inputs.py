@@ -14,7 +14,6 @@ from typing import Any, Optional
 
 from .errors import BadInput, ParameterError, StateError
 from .hosts import Host
-from .utils import one_line
 
 log = logging.getLogger(__name__)
 
@@ -25,35 +24,24 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     The value is parsed as YAML (``3`` is a number, ``[a, b]`` a list); a value that is not
     valid YAML, such as ``{workdir}/out.txt``, is taken as the plain string.
     """
-    import yaml
+    from .userfiles import parse_yaml_value
 
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
         raise ParameterError(f"malformed parameter '{text}': use -p name=value")
-    try:
-        return name.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
+    parsed = parse_yaml_value(value, f"parameter '{name.strip()}'", ParameterError)
+    if parsed is value:
         log.debug("parameter %s: not YAML, taken as a string: %r", name, value)
-        return name.strip(), value
+    return name.strip(), parsed
 
 
 def read_yaml_mapping(path: str, what: str, error_class: type[BadInput]) -> dict[str, Any]:
-    """The mapping in the YAML file ``path`` (empty for an empty file); ``error_class`` with
-    ``what`` and the path when it cannot be read or is not a mapping."""
-    import yaml
+    """The mapping in the YAML file ``path`` (empty for an empty file), read by the guarded
+    reader; ``error_class`` with ``what`` and the path when it cannot be read or is not a
+    mapping."""
+    from .userfiles import read_yaml
 
-    try:
-        with open(path) as handle:
-            data = yaml.safe_load(handle)
-    except OSError as error:
-        raise error_class(f"cannot read {what} '{path}': {error.strerror}") from None
-    except yaml.YAMLError as error:
-        problem = one_line(error)
-        raise error_class(f"{what} '{path}' is not valid YAML: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise error_class(f"{what} '{path}' must hold a mapping, not a {type(data).__name__}")
+    data: dict[str, Any] = read_yaml(path, what, error_class)
     return data
 
 

@@ -6,7 +6,6 @@ Functions here return data; the CLI prints it (as text, or as the JSON of :func:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -37,13 +36,9 @@ class StepReport:
 
 def read_proxy_file(path: str) -> Any:
     """The JSON of a proxy file; :class:`ProxyError` naming the file otherwise."""
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except OSError as error:
-        raise ProxyError(f"cannot read proxy file '{path}': {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise ProxyError(f"proxy file '{path}' is not valid JSON: {error}") from None
+    from .userfiles import read_json
+
+    return read_json(path, "proxy file", ProxyError)
 
 
 def load_saved(paths: tuple[str, ...] | list[str]) -> list[SavedProxy]:

@@ -27,7 +27,7 @@ import os
 import socket
 from typing import Any, Optional
 
-from . import speccache
+from . import speccache, userfiles
 from .errors import SpecContentError, SpecError
 from .utils import one_line
 
@@ -75,20 +75,21 @@ def _describe_location(toplevel: str, spec: str) -> str:
     return os.path.join(toplevel, spec) if not os.path.isabs(spec) else spec
 
 
-def _check_local_source(toplevel: str, spec: str) -> None:
-    """Fail early, with a precise message, for local files that cannot be read."""
+def _read_local_source(toplevel: str, spec: str) -> Optional[str]:
+    """The text of a local spec file, read by the guarded reader (a regular file, bounded,
+    UTF-8: a FIFO or device is refused, never waited on); None for a remote spec.  Fails
+    early, with a precise message, for local files that cannot be read."""
     if "://" in toplevel:
-        return
+        return None
     filename = spec.split("#", 1)[0]
     if not filename:
-        return
+        return None
     path = _describe_location(toplevel, filename)
     if not os.path.isdir(toplevel):
         raise SpecError(f"toplevel directory '{toplevel}' does not exist")
     if not os.path.exists(path):
         raise SpecError(f"spec file '{path}' does not exist")
-    if not os.access(path, os.R_OK) or os.path.isdir(path):
-        raise SpecError(f"spec file '{path}' cannot be read")
+    return userfiles.read_text(path, "spec file", SpecError, SpecContentError)
 
 
 def _diagnose_local_source(toplevel: str, spec: str) -> None:
@@ -196,11 +197,14 @@ def load_spec(
     if "://" not in toplevel:
         toplevel = os.path.abspath(toplevel)
     schemadir = None if schemasource in (None, "") else schemasource
-    _check_local_source(toplevel, spec)
-    cachekey = _cache_key(toplevel, spec, schemadir)
+    text = _read_local_source(toplevel, spec)
+    cachekey = _cache_key(toplevel, spec, schemadir, text)
     cached = speccache.lookup(cachekey) if cachekey else None
     if cached is not None:
         return cached
+    if text is not None:  # bounded before yadage-schemas reads it: depth, size, aliases
+        where = _describe_location(toplevel, spec.split("#", 1)[0])
+        userfiles.parse_yaml(text, f"spec file '{where}'", SpecContentError)
 
     import jsonschema
     from yadageschemas.dialects.raw_with_defaults import extend_with_defaults
@@ -246,9 +250,10 @@ def load_spec(
     return data
 
 
-def _cache_key(toplevel: str, spec: str, schemadir: Any) -> Optional[str]:
-    """The spec cache's key for a local spec with the bundled schemas, else None."""
-    if "://" in toplevel or schemadir is not None:
+def _cache_key(toplevel: str, spec: str, schemadir: Any, text: Optional[str]) -> Optional[str]:
+    """The spec cache's key for a local spec (its ``text``) with the bundled schemas, else
+    None."""
+    if text is None or "://" in toplevel or schemadir is not None:
         return None
-    filename, _, fragment = spec.partition("#")
-    return speccache.cache_key(_describe_location(toplevel, filename), fragment)
+    _, _, fragment = spec.partition("#")
+    return speccache.cache_key(text.encode("utf-8"), fragment)

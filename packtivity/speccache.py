@@ -61,13 +61,9 @@ def _installation() -> list[Any]:
     ]
 
 
-def cache_key(path: str, fragment: str) -> Optional[str]:
-    """The entry's name for spec file ``path`` (+ ``#fragment``); None if it is not cacheable."""
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError:
-        return None
+def cache_key(content: bytes, fragment: str) -> Optional[str]:
+    """The entry's name for a spec file's ``content`` (+ ``#fragment``); None if it is not
+    cacheable."""
     if b"$ref" in content:
         return None
     identity = [hashlib.sha256(content).hexdigest(), fragment, _installation()]

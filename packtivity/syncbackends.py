@@ -28,10 +28,16 @@ class packconfig:
         self.handler_selection = kwargs
         fromenv = os.environ.get("PACKTIVITY_SYNCCONFIGFILE")
         if fromenv:
-            import yaml
+            from . import userfiles
 
-            with open(fromenv) as handle:
-                self.handler_selection.update(**yaml.safe_load(handle))
+            selection = userfiles.read_yaml(fromenv, "PACKTIVITY_SYNCCONFIGFILE file")
+            for category, choices in selection.items():
+                if not isinstance(choices, dict):
+                    raise BadInput(
+                        f"PACKTIVITY_SYNCCONFIGFILE file '{fromenv}': '{category}' must map "
+                        "handler types to implementations"
+                    )
+            self.handler_selection.update(**selection)
 
     def get_impl(self, category: str, handler: str) -> str:
         try:

@@ -176,3 +176,114 @@ def test_a_stopped_local_step_ends_with_its_code_a_line_and_its_record(
         record = json.loads(record_file.read_text())
         assert record["signal"] == signame, record
         assert not (work / "w" / "finished").exists()
+
+
+# ---- files a user names: one guarded reader ------------------------------------------------
+
+GOOD_SPEC = (
+    "process: {process_type: string-interpolated-cmd, cmd: 'echo {message} > {outputfile}'}\n"
+    "environment: {environment_type: localproc-env}\n"
+    "publisher: {publisher_type: frompar-pub, outputmap: {output: outputfile}}\n"
+)
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}]\n"
+    for i in range(8)
+)  # 9^9 leaves in 600 bytes
+DEEP = "x: " + "[" * 5000 + "]" * 5000 + "\n"
+LATIN1 = "process: {cmd: 'caf\xe9'}\n".encode("latin-1")
+
+#: (id, file contents by name: bytes/str, "DIR", "FIFO"), arguments, fragments of the line)
+FILE_CASES = [
+    ("spec-random-bytes", {"s.yml": bytes(range(256)) * 4}, ["s.yml"], ["s.yml", "UTF-8"]),
+    ("spec-latin1", {"s.yml": LATIN1}, ["s.yml"], ["s.yml", "not UTF-8"]),
+    ("spec-directory", {"s.yml": "DIR"}, ["s.yml"], ["s.yml", "directory"]),
+    ("spec-fifo", {"s.yml": "FIFO"}, ["s.yml"], ["s.yml", "not a regular file"]),
+    ("spec-device", {}, ["-t", "/dev", "zero"], ["/dev/zero", "not a regular file"]),
+    ("spec-alias-bomb", {"s.yml": BOMB}, ["s.yml"], ["s.yml", "aliases expanded"]),
+    ("spec-deep", {"s.yml": DEEP}, ["s.yml"], ["s.yml", "deep"]),
+    ("spec-a-list", {"s.yml": "[1, 2]\n"}, ["s.yml"], ["s.yml", "mapping"]),
+    ("parameters-bytes", {"s.yml": GOOD_SPEC, "p.yml": bytes(range(256))}, ["s.yml", "p.yml"],
+     ["p.yml", "UTF-8"]),
+    ("parameters-directory", {"s.yml": GOOD_SPEC, "p.yml": "DIR"}, ["s.yml", "p.yml"],
+     ["p.yml", "directory"]),
+    ("parameters-a-list", {"s.yml": GOOD_SPEC, "p.yml": "[a, b]\n"}, ["s.yml", "p.yml"],
+     ["p.yml", "mapping"]),
+    ("parameters-bomb", {"s.yml": GOOD_SPEC, "p.yml": BOMB}, ["s.yml", "p.yml"],
+     ["p.yml", "aliases"]),
+    ("parameters-binary-tag", {"s.yml": GOOD_SPEC, "p.yml": "message: !!binary aGk=\n"},
+     ["s.yml", "p.yml"], ["p.yml", "JSON"]),
+    ("parameters-set-tag", {"s.yml": GOOD_SPEC, "p.yml": "message: !!set {a}\n"},
+     ["s.yml", "p.yml"], ["p.yml", "JSON"]),
+    ("state-a-string", {"s.yml": GOOD_SPEC, "st.yml": "just text\n"}, ["s.yml", "-s", "st.yml"],
+     ["st.yml", "mapping"]),
+    ("state-bytes", {"s.yml": GOOD_SPEC, "st.yml": b"\xff\xfe"}, ["s.yml", "-s", "st.yml"],
+     ["st.yml", "UTF-8"]),
+]  # fmt: skip
+
+
+def _make_files(tmp_path: Path, files: dict) -> None:
+    import os
+
+    for name, content in files.items():
+        path = tmp_path / name
+        if content == "DIR":
+            path.mkdir()
+        elif content == "FIFO":
+            os.mkfifo(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+@pytest.mark.parametrize(
+    "files, arguments, fragments", [c[1:] for c in FILE_CASES], ids=[c[0] for c in FILE_CASES]
+)
+def test_a_bad_file_is_one_line_naming_it(cli, tmp_path: Path, files, arguments, fragments):
+    """Every file a user names is read by one guarded reader: nothing blocks (FIFOs, devices),
+    nothing explodes (alias bombs, deep nesting), and the line names the file and the fault."""
+    _make_files(tmp_path, files)
+    options = ["-p", "message=hi", "-p", "outputfile={workdir}/o", "-w", str(tmp_path / "w")]
+    toplevel = [] if arguments[0] == "-t" else ["-t", str(tmp_path)]
+    r = cli("packtivity-run", *toplevel, *arguments, *options, cwd=tmp_path, timeout=60)
+    assert_one_line_error(r, *fragments)
+
+
+def test_validate_tells_an_invalid_spec_from_one_it_cannot_read(cli, tmp_path: Path) -> None:
+    """packtivity-validate: bytes that are no text are an invalid spec (1); a FIFO is a file
+    it cannot check (2); neither blocks."""
+    _make_files(tmp_path, {"latin1.yml": LATIN1, "bomb.yml": BOMB, "fifo.yml": "FIFO"})
+    for name, code in (("latin1.yml", 1), ("bomb.yml", 1), ("fifo.yml", 2)):
+        r = cli("packtivity-validate", "-t", str(tmp_path), name, cwd=tmp_path, timeout=60)
+        assert r.returncode == code, (name, r.stderr)
+        assert name in r.stderr and "Traceback" not in r.stderr
+
+
+def test_yaml_dates_in_parameters_stay_text(cli, tmp_path: Path) -> None:
+    """``-p day=2024-01-01`` is the text 2024-01-01 (JSON has no dates), not a crash."""
+    write_spec(tmp_path, "step.yml", host_spec("true", {"day": "{day}"}))
+    r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-p", "day=2024-01-01",
+            "-w", str(tmp_path / "w"), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"day": "2024-01-01"}
+
+
+def test_a_bad_proxy_file_is_one_line_naming_it(cli, tmp_path: Path) -> None:
+    _make_files(
+        tmp_path,
+        {
+            "bytes.json": bytes(range(256)),
+            "dir.json": "DIR",
+            "fifo.json": "FIFO",
+            "list.json": "[1, 2]",
+            "deep.json": "[" * 100000 + "]" * 100000,
+            "missing-keys.json": json.dumps({"proxyname": "BatchProxy", "proxydetails": {}}),
+            "no-name.json": json.dumps({"proxydetails": {}}),
+        },
+    )
+    for name in ("bytes.json", "dir.json", "fifo.json", "list.json", "deep.json",
+                 "missing-keys.json", "no-name.json"):  # fmt: skip
+        r = cli("packtivity-checkproxy", name, cwd=tmp_path, timeout=60)
+        assert_one_line_error(r, name)

@@ -78,14 +78,19 @@ def _is_uri(entry: str) -> bool:
 
 def read_image_map(path: str, host: Host) -> dict[str, str]:
     """The image map at ``path``; relative paths in it are relative to the map's directory."""
-    import yaml
+    from .. import userfiles
 
     try:
-        data = yaml.safe_load(host.read_text(path))
+        text = host.read_text(path)
     except FileNotFoundError:
         raise BackendError(f"image map {path} does not exist") from None
-    except yaml.YAMLError as error:
-        raise BackendError(f"image map {path} is not YAML: {error}".replace("\n", " ")) from None
+    except IsADirectoryError:
+        raise BackendError(f"image map {path} is a directory") from None
+    except UnicodeDecodeError:
+        raise BackendError(f"image map {path} is not UTF-8 text") from None
+    except OSError as error:
+        raise BackendError(f"cannot read image map {path}: {error.strerror or error}") from None
+    data = userfiles.parse_yaml(text, f"image map {path}", BackendError)
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(

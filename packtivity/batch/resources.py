@@ -25,8 +25,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any, Optional
 
-import yaml
-
+from .. import userfiles
 from ..errors import BackendError, SpecError
 
 log = logging.getLogger(__name__)
@@ -147,19 +146,17 @@ def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
     none when the file does not exist (and no profile was asked for)."""
     path = os.path.expanduser(os.environ.get("PACKTIVITY_CONFIG") or default_config_path())
     profile = profile or os.environ.get("PACKTIVITY_PROFILE")
-    try:
-        with open(path) as handle:
-            data = yaml.safe_load(handle) or {}
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         if profile:
-            raise BackendError(f"profile '{profile}' asked for, but there is no {path}") from None
+            raise BackendError(f"profile '{profile}' asked for, but there is no {path}")
         return []
-    except (OSError, yaml.YAMLError) as error:
-        raise BackendError(f"cannot read config file {path}: {error}".replace("\n", " ")) from None
-    if not isinstance(data, dict):
-        raise BackendError(f"config file {path} must hold a mapping")
+    data = userfiles.read_yaml(path, "config file", BackendError)
     profiles = data.pop("profiles", None) or {}
+    if not isinstance(profiles, dict):
+        raise BackendError(f"'profiles' in config file {path} must map names to settings")
     default_profile = data.pop("default_profile", None)
+    if default_profile is not None and not isinstance(default_profile, str):
+        raise BackendError(f"'default_profile' in config file {path} must be a profile's name")
     layers = [(data, f"config file {path}")]
     chosen = profile or default_profile
     if chosen:
