@@ -7,6 +7,7 @@ Exit codes: 130 after Ctrl-C (SIGINT), 143 after SIGTERM, 129 after SIGHUP (128 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
@@ -31,7 +32,15 @@ def describe(interruption: BaseException) -> str:
     return "interrupted" if signum is None else f"stopped by {signal.Signals(signum).name}"
 
 
+_installed_in: list[int] = []  # the process that installed the handlers
+
+
 def _raise(signum: int, frame: Any) -> None:
+    if os.getpid() not in _installed_in:
+        # a forked child (a multiprocessing worker) inherited the handler: die as it would have
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise Stopped(signum)
 
 
@@ -40,6 +49,7 @@ def install() -> None:
     signals set to be ignored, nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         return
+    _installed_in[:] = [os.getpid()]
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's choice stays
             signal.signal(signum, _raise)
