@@ -39,7 +39,7 @@ def _raise(signum: int, frame: Any) -> None:
     if os.getpid() not in _installed_in:
         # a forked child (a multiprocessing worker) inherited the handler: die as it would have
         signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        signal.raise_signal(signum)
         return
     raise Stopped(signum)
 
