@@ -53,6 +53,29 @@ def _import_attr(module: str, attr: str, what: str) -> Any:
         raise BackendError(f"cannot load {what} '{module}:{attr}': {error}") from None
 
 
+def _construct(module: str, name: str, options: dict[str, Any]) -> Any:
+    """An instance of the backend class ``module:name``; :class:`BackendError` when that is no
+    class, or its instances are no backend (they lack the protocol's methods)."""
+    from .protocol import AsyncBackend
+
+    backend_class = _import_attr(module, name, "backend class")
+    if not isinstance(backend_class, type):
+        raise BackendError(
+            f"'{module}:{name}' is not a backend class (it is a {_kind(backend_class)})"
+        )
+    instance = backend_class(**options)
+    if not isinstance(instance, AsyncBackend):
+        raise BackendError(
+            f"'{module}:{name}' is not a backend: it lacks the methods of "
+            "packtivity.protocol.AsyncBackend (submit, ready, successful, result, ...)"
+        )
+    return instance
+
+
+def _kind(value: Any) -> str:
+    return "module" if isinstance(value, type(os)) else type(value).__name__
+
+
 def _split_fromenv() -> list[str]:
     value = os.environ.get("PACKTIVITY_ASYNCBACKEND", "")
     parts = value.split(":")
@@ -211,7 +234,7 @@ def multiproc_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[
     from .asyncbackends import MultiProcBackend
 
     _, _, poolsize = backendstring.partition(":")
-    if poolsize != "auto" and not poolsize.isdigit():
+    if poolsize != "auto" and not (poolsize.isascii() and poolsize.isdigit() and int(poolsize)):
         raise BackendError(
             f"multiproc needs a pool size: 'multiproc:N' or 'multiproc:auto', got '{backendstring}'"
         )
@@ -233,13 +256,13 @@ def generic_python_backend(backendstring: str, backendopts: dict[str, Any]) -> t
     parts = backendstring.split(":")
     if len(parts) != 3:
         raise BackendError(f"a Python backend is 'py:module:Class', got '{backendstring}'")
-    return is_async, _import_attr(parts[1], parts[2], "backend class")(**backendopts)
+    return is_async, _construct(parts[1], parts[2], backendopts)
 
 
 @backend("fromenv")
 def fromshellenv_backend(backendstring: str, backendopts: dict[str, Any]) -> tuple[bool, Any]:
     module, backendclass, _ = _split_fromenv()
-    return is_async, _import_attr(module, backendclass, "backend class")(**backendopts)
+    return is_async, _construct(module, backendclass, backendopts)
 
 
 @backend("defaultsync")
@@ -343,6 +366,11 @@ def backend_from_string(
     """
     options = dict(backendopts or {})
     options.update(_options_from_env())
+    if not isinstance(options.get("config", {}), dict):
+        raise BackendError(
+            "backend option 'config' must be a mapping like {exec: {containers: {...}}}, not "
+            f"{options['config']!r:.60}"
+        )
     name = backendstring.split(":", 1)[0]
     factory: Optional[Callable[..., tuple[bool, Any]]] = None
     for prefix in backends:

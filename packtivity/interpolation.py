@@ -49,7 +49,7 @@ def interpolate(
         raise ParameterError(
             f"the {what} refers to a positional parameter beyond the {count} given"
         ) from None
-    except (ValueError, AttributeError) as error:
+    except (ValueError, AttributeError, TypeError) as error:
         raise ParameterError(
             f"the {what} is not a valid template ({error}): {template!r}"
         ) from None

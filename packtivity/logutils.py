@@ -84,6 +84,24 @@ def file_handler(logfile: str, host: Any = None) -> logging.Handler:
     return HostFileHandler(logfile, host)
 
 
+def check_custom_handler(exec_config: Any) -> None:
+    """:class:`~packtivity.errors.BadInput` when ``PACKTIVITY_LOGGING_HANDLER`` names no
+    function (checked before a step runs)."""
+    custom = exec_config.custom_logging_handler()
+    if custom:
+        _custom_handler(custom)
+
+
+def _custom_handler(custom: str) -> Any:
+    module, func = custom.split(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as error:
+        from .errors import BadInput
+
+        raise BadInput(f"PACKTIVITY_LOGGING_HANDLER {custom}: {error}") from None
+
+
 @contextlib.contextmanager
 def setup_logging_topic(
     exec_config: Any,
@@ -104,8 +122,7 @@ def setup_logging_topic(
         before = list(log.handlers)
         custom = exec_config.custom_logging_handler()
         if custom:
-            module, func = custom.split(":")
-            getattr(importlib.import_module(module), func)(log, metadata, state, topic)
+            _custom_handler(custom)(log, metadata, state, topic)
         else:
             default_logging_handlers(exec_config, log, metadata, state, topic)
         added = [h for h in log.handlers if h not in before]

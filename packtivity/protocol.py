@@ -93,6 +93,7 @@ class SyncBackend(Protocol):
     def prepublish(self, spec: Any, parameters: Any, state: Optional[State]) -> Any: ...
 
 
+@runtime_checkable
 class AsyncBackend(Protocol):
     """Submits a step and answers about it through its proxy (required methods)."""
 

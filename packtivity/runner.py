@@ -99,6 +99,8 @@ def prepare(
         raise BadInput("--async: " + UNSAVEABLE.format(backend=backend_name))
     if is_batch:
         backend.resources(spec.get("environment"))  # bad resources: one line, nothing run
+        if not show_script:
+            backend.check_host()
     return PreparedRun(
         spec=spec,
         parameters=parameters,

@@ -226,6 +226,16 @@ def load_spec(
             f"spec '{spec}' is not a mapping (got {type(data).__name__}); "
             "a packtivity spec has 'process', 'environment' and 'publisher'"
         )
+    if not validate:  # what running needs, even unvalidated
+        publisher = data.get("publisher")
+        if not isinstance(publisher, dict) or "publisher_type" not in publisher:
+            raise SpecContentError(
+                f"spec '{spec}' has no publisher with a publisher_type (it was not validated: "
+                "--no-validate)"
+            )
+        for part in ("process", "environment"):
+            if data.get(part) is not None and not isinstance(data[part], dict):
+                raise SpecContentError(f"spec '{spec}': '{part}' must be a mapping")
 
     try:
         schema, resolver = schema_and_refresolver(SCHEMA_NAME, schemadir)

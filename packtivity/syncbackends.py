@@ -46,11 +46,15 @@ class packconfig:
             return "default"
 
 
-def _env_flag(value: str) -> bool:
-    """A YAML boolean from an environment variable, as the original read them ("yes", "1")."""
-    import yaml
+def _env_flag(value: str, name: str = "the variable") -> bool:
+    """A YAML boolean from an environment variable, as the original read them ("yes", "1",
+    "false"); :class:`BadInput` naming ``name`` for anything else."""
+    from .userfiles import parse_yaml_value
 
-    return bool(yaml.safe_load(value))
+    parsed = parse_yaml_value(value, name)
+    if isinstance(parsed, bool) or parsed in (0, 1, None):
+        return bool(parsed)
+    raise BadInput(f"{name} must be true or false (yes/no, 1/0), not {value!r:.60}")
 
 
 class ExecutionConfig:
@@ -66,7 +70,11 @@ class ExecutionConfig:
         return not self.config.get("logging", True)
 
     def custom_logging_handler(self) -> Optional[str]:
-        return os.environ.get("PACKTIVITY_LOGGING_HANDLER")
+        """``module:function`` of ``PACKTIVITY_LOGGING_HANDLER``, or None."""
+        value = os.environ.get("PACKTIVITY_LOGGING_HANDLER")
+        if value is not None and (value.count(":") != 1 or not all(value.split(":"))):
+            raise BadInput(f"PACKTIVITY_LOGGING_HANDLER must be module:function, not {value!r:.60}")
+        return value
 
     def stream_loglevel(self) -> str:
         if "PACKTIVITY_LOGGING_STREAM_LEVEL" in os.environ:
@@ -80,7 +88,7 @@ class ExecutionConfig:
 
     def dry_run(self) -> bool:
         if "PACKTIVITY_DRYRUN" in os.environ:
-            return _env_flag(os.environ["PACKTIVITY_DRYRUN"] or "true")
+            return _env_flag(os.environ["PACKTIVITY_DRYRUN"] or "true", "PACKTIVITY_DRYRUN")
         return bool(self.config.get("dry_run", False))
 
 
@@ -213,6 +221,9 @@ def check_inputs(
     """Raise what running would raise about the inputs (a missing template parameter, an invalid
     image reference, an unknown container runtime, a broken image map) without running or
     printing anything.  Interactive (manual) processes are not checked."""
+    from .logutils import check_custom_handler
+
+    check_custom_handler(exec_config or ExecutionConfig())
     process = spec.get("process")
     if process and not process["process_type"].startswith("manual"):
         build_job(process, *finalize_inputs(parameters, state), pack_config)

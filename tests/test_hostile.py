@@ -287,3 +287,90 @@ def test_a_bad_proxy_file_is_one_line_naming_it(cli, tmp_path: Path) -> None:
                  "missing-keys.json", "no-name.json"):  # fmt: skip
         r = cli("packtivity-checkproxy", name, cwd=tmp_path, timeout=60)
         assert_one_line_error(r, name)
+
+
+# ---- backends, environment variables, templates, state directories -------------------------
+
+NO_PUBLISHER = (
+    "process: {process_type: string-interpolated-cmd, cmd: 'true'}\n"
+    "environment: {environment_type: localproc-env}\n"
+)
+BAD_TEMPLATE = (
+    "process: {process_type: string-interpolated-cmd, cmd: 'echo {message[x]}'}\n"
+    "environment: {environment_type: localproc-env}\n"
+    "publisher: {publisher_type: constant-pub, publish: {}}\n"
+)
+
+#: (id, extra arguments, environment, extra files, fragments of the one line)
+INPUT_CASES = [
+    ("backend-a-module", ["-b", "py:os:path"], {}, {}, ["os:path", "not a backend class"]),
+    ("backend-not-a-backend", ["-b", "py:collections:OrderedDict"], {}, {},
+     ["collections:OrderedDict", "not a backend"]),
+    ("backend-superscript-size", ["-b", "multiproc:²"], {}, {}, ["multiproc:²"]),
+    ("backend-fromenv-module", ["-b", "fromenv"], {"PACKTIVITY_ASYNCBACKEND": "os:path:x"}, {},
+     ["os:path", "not a backend class"]),
+    ("backend-options-config-5", ["-b", "foregroundasync"],
+     {"PACKTIVITY_ASYNCBACKEND_OPTS": "opts.yml"}, {"opts.yml": "{config: 5}\n"},
+     ["'config'", "mapping"]),
+    ("dryrun-garbage", [], {"PACKTIVITY_DRYRUN": "["}, {}, ["PACKTIVITY_DRYRUN"]),
+    ("logging-handler-garbage", [], {"PACKTIVITY_LOGGING_HANDLER": "garbage"}, {},
+     ["PACKTIVITY_LOGGING_HANDLER"]),
+    ("logging-handler-missing", [], {"PACKTIVITY_LOGGING_HANDLER": "os:nothing"}, {},
+     ["PACKTIVITY_LOGGING_HANDLER", "nothing"]),
+    ("syncconfig-missing", [], {"PACKTIVITY_SYNCCONFIGFILE": "/nonexistent/x.yml"}, {},
+     ["PACKTIVITY_SYNCCONFIGFILE", "does not exist"]),
+    ("syncconfig-a-list", [], {"PACKTIVITY_SYNCCONFIGFILE": "sc.yml"}, {"sc.yml": "[1]\n"},
+     ["PACKTIVITY_SYNCCONFIGFILE", "mapping"]),
+    ("workdir-a-file", ["-w", "afile"], {}, {"afile": "x"}, ["afile", "not a directory"]),
+    ("workdir-under-proc", ["-w", "/proc/packtivity-x"], {}, {}, ["/proc/packtivity-x"]),
+    ("template-subscript", ["-t", ".", "bad.yml"], {}, {"bad.yml": BAD_TEMPLATE},
+     ["template", "message[x]"]),
+    ("no-validate-no-publisher", ["-t", ".", "nopub.yml", "--no-validate"], {},
+     {"nopub.yml": NO_PUBLISHER}, ["nopub.yml", "publisher"]),
+    ("config-profiles-a-list", ["-b", "local", "--show-script"],
+     {"PACKTIVITY_CONFIG": "config.yml"}, {"config.yml": "profiles: [a, b]\n"},
+     ["config.yml", "profiles"]),
+    ("ssh-in-config-empty", ["-b", "local"], {"PACKTIVITY_CONFIG": "config.yml"},
+     {"config.yml": "ssh: ''\n"}, ["config.yml", "ssh"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "arguments, environment, files, fragments",
+    [c[1:] for c in INPUT_CASES],
+    ids=[c[0] for c in INPUT_CASES],
+)
+def test_bad_input_is_one_line_naming_it(
+    cli, specs: Path, tmp_path: Path, arguments, environment, files, fragments
+) -> None:
+    _make_files(tmp_path, files)
+    spec = [] if "-t" in arguments else ["-t", str(specs), "cmd.yml"]
+    workdir = [] if "-w" in arguments else ["-w", str(tmp_path / "w")]
+    r = cli("packtivity-run", *spec, *arguments, "-p", "message=hi",
+            "-p", "outputfile={workdir}/o", *workdir, cwd=tmp_path, env=environment)  # fmt: skip
+    assert_one_line_error(r, *fragments)
+
+
+def test_scheduler_commands_missing_from_the_machine_are_one_line(cli, tmp_path: Path) -> None:
+    """``-b slurm`` where there is no Slurm: submitting, checking and cancelling each name the
+    command that is missing (PATH holds only the shell tools a step needs)."""
+    import shutil
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("sh", "env", "ps", "cat", "mkdir", "date", "rm", "mv", "tr"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    environment = {"PATH": str(tools)}
+    write_spec(tmp_path, "step.yml", host_spec("true"))
+    r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "slurm", "--async",
+            "-w", str(tmp_path / "w"), cwd=tmp_path, env=environment)  # fmt: skip
+    assert_one_line_error(r, "'sbatch' is not on the PATH")
+    proxy = {"proxyname": "BatchProxy", "proxydetails": {
+        "backend": "slurm", "native_id": "123", "step": "s", "spec": {}, "parameters": {},
+        "state": {"state_type": "localfs", "identifier": "x", "readwrite": [], "readonly": []},
+        "record": str(tmp_path / "r.json")}}  # fmt: skip
+    (tmp_path / "p.json").write_text(json.dumps(proxy))
+    checked = cli("packtivity-checkproxy", "p.json", cwd=tmp_path, env=environment)
+    assert_one_line_error(checked, "'squeue' is not on the PATH")
+    cancelled = cli("packtivity-checkproxy", "--cancel", "p.json", cwd=tmp_path, env=environment)
+    assert_one_line_error(cancelled, "'scancel' is not on the PATH")

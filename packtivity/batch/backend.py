@@ -27,7 +27,7 @@ from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepubl
 from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
-from .poller import poller_for
+from .poller import poller_for, run_scheduler_command
 from .submission import submit
 
 if TYPE_CHECKING:
@@ -133,6 +133,16 @@ class BatchBackend:
                 f"state {type(state).__name__} cannot be used over SSH (it has no on_host)"
             )
         return state.on_host(self.host)
+
+    def check_host(self) -> None:
+        """:class:`BackendError` when the host lacks the scheduler's submit program (``-b
+        slurm`` where there is no Slurm), before anything is written or submitted."""
+        program = self.adapter.submit_program
+        if self.host.which(program) is None:
+            raise BackendError(
+                f"'{program}' is not on the PATH of {self.host.name}: -b {self.scheduler} "
+                f"submits with it (is it a login node of a {self.scheduler} cluster?)"
+            )
 
     def resources(self, environment: Optional[dict[str, Any]]) -> resources_module.Resources:
         base = resources_module.from_config_file(self.profile)
@@ -331,7 +341,9 @@ class BatchBackend:
 
     def cancel(self, proxy: BatchProxy) -> None:
         job_name = str(proxy.details().get("job_name") or "")
-        result = self.host.run(self.adapter.cancel_command(proxy.native_id, job_name))
+        result = run_scheduler_command(
+            self.host, self.scheduler, self.adapter.cancel_command(proxy.native_id, job_name)
+        )
         if result.returncode != 0:
             raise BackendError(
                 f"could not cancel {proxy.describe()}: {(result.errors or result.output).strip()}"

@@ -43,6 +43,7 @@ class LocalAdapter:
     detached = True
     job_name_attribute = ""
     job_id_variable = ""
+    submit_program = "setsid"
     #: a process id above 1 (never the whole machine, ``kill -- -1``, nor one's own process
     #: group, ``kill -- -0``) and its start time
     native_id_pattern = r"([2-9]|[1-9][0-9]+)@[A-Za-z0-9_:]+"

@@ -50,6 +50,7 @@ class PbsAdapter:
     detached = False
     job_name_attribute = "pbs.N"
     job_id_variable = "PBS_JOBID"
+    submit_program = "qsub"
     native_id_pattern = r"[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?"  # 12.server, 12[].server
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:

@@ -15,7 +15,9 @@ import threading
 import time
 from typing import Iterable, Optional
 
+from ..errors import BackendError
 from ..hosts import Host, HostUnreachable
+from ..hosts.base import CommandResult
 from .scheduler import SchedulerAdapter, SchedulerState, TransientSchedulerError
 
 log = logging.getLogger(__name__)
@@ -81,8 +83,11 @@ class StatusPoller:
                     self._final[job_id] = state
             self.interval = MIN_INTERVAL if changed else min(self.interval * BACKOFF, MAX_INTERVAL)
 
+    def _run(self, argv: list[str]) -> CommandResult:
+        return run_scheduler_command(self.host, self.adapter.name, argv)
+
     def _run_status(self, ids: list[str]) -> dict[str, SchedulerState]:
-        result = self.host.run(self.adapter.status_command(ids))
+        result = self._run(self.adapter.status_command(ids))
         self.commands_run += 1
         return self.adapter.parse_status(ids, result.returncode, result.output, result.errors)
 
@@ -90,9 +95,21 @@ class StatusPoller:
         command = self.adapter.accounting_command(ids)
         if command is None:
             return {}
-        result = self.host.run(command)
+        result = self._run(command)
         self.commands_run += 1
         return self.adapter.parse_accounting(result.returncode, result.output, result.errors)
+
+
+def run_scheduler_command(host: Host, scheduler: str, argv: list[str]) -> CommandResult:
+    """``argv`` on ``host``; a scheduler command that is not there is :class:`BackendError`
+    naming it (``-b slurm`` on a machine without Slurm), not an ``OSError``."""
+    try:
+        return host.run(argv)
+    except FileNotFoundError:
+        raise BackendError(
+            f"'{argv[0]}' is not on the PATH of {host.name}: -b {scheduler} runs the "
+            f"scheduler's commands there (is it a login node of a {scheduler} cluster?)"
+        ) from None
 
 
 def _numeric_first(job_id: str) -> tuple[int, str]:

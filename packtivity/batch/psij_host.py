@@ -35,7 +35,12 @@ PSIJ_HOME = os.path.join("~", ".packtivity", "psij")
 
 def _run_via(host: Host, cmd: list[Any]) -> str:
     """PSI/J's ``_run_command`` contract: stdout, or ``CalledProcessError`` with the output."""
-    result = host.run([str(part) for part in cmd])
+    try:
+        result = host.run([str(part) for part in cmd])
+    except FileNotFoundError:
+        raise BackendError(
+            f"'{cmd[0]}' is not on the PATH of {host.name}: is it a login node of the cluster?"
+        ) from None
     if result.returncode != 0:
         message = "\n".join(p for p in (result.output, result.errors) if p) or "unknown error"
         raise subprocess.CalledProcessError(result.returncode, cmd, output=message)

@@ -48,6 +48,8 @@ class SchedulerAdapter(Protocol):
     #: what a native id of this scheduler looks like (a regular expression the whole id
     #: matches): a proxy with another id is refused before any command is built from it
     native_id_pattern: str
+    #: the program that submits a job (PSI/J runs it), checked for before a submission
+    submit_program: str
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         """PSI/J ``ResourceSpecV1`` keywords for the one process of a step with ``cpus`` cores."""

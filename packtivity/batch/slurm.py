@@ -64,6 +64,7 @@ class SlurmAdapter:
     job_name_attribute = "slurm.job-name"
     job_id_variable = "SLURM_JOB_ID"
     native_id_pattern = r"[0-9]+(_[0-9]+)?"  # a job, or an element of an array
+    submit_program = "sbatch"
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         return {"process_count": 1, "cpu_cores_per_process": cpus}

@@ -143,9 +143,16 @@ class LocalFSState:
         self.ensure()
 
     def ensure(self) -> None:
-        """Create the read-write directories and the meta directory if missing."""
+        """Create the read-write directories and the meta directory if missing;
+        :class:`StateError` naming the directory when one cannot be created."""
         for directory in [*self.readwrite, *([self.metadir] if self.metadir else [])]:
-            self.host.make_dirs(directory)
+            try:
+                self.host.make_dirs(directory)
+            except FileExistsError:
+                raise StateError(f"'{directory}' is a file, not a directory") from None
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise StateError(f"cannot create the directory '{directory}': {reason}") from None
 
     def state_hash(self) -> str:
         """SHA1 over the contents of the read-only and read-write directories (for caching).
