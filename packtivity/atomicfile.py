@@ -52,9 +52,11 @@ def write_text_atomic(
             os.umask(umask)
             os.chmod(tmpname, 0o666 & ~umask)
         os.replace(tmpname, target)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmpname):
             os.unlink(tmpname)
+        if isinstance(error, OSError) and error.filename is None:  # name the file in errors
+            raise OSError(error.errno, error.strerror, str(path)) from None
         raise
 
 

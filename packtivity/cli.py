@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 import click
 
 from .errors import (
+    STORAGE_ERRNOS,
     BadInput,
     PacktivityError,
     SpecContentError,
+    StorageError,
+    storage_error,
 )
 from .inputs import check_writable, getinit_data  # noqa: F401 - getinit_data: the original's
 from .utils import secho
@@ -116,6 +119,11 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt as interruption:
             _fail(signals.describe(interruption), signals.exit_code(interruption))
         except Exception as error:  # a bug, or an error of a plugin: say so briefly
+            if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+                failed = storage_error(error)  # a full disk is no bug: one line, exit 3
+                if logging.getLogger().isEnabledFor(logging.DEBUG):
+                    log.exception("failed")
+                _fail(str(failed), failed.exit_code)
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             _fail(f"unexpected {type(error).__name__}: {error} (run with -v DEBUG for details)", 1)
@@ -150,6 +158,8 @@ def _write_output(path: Optional[str], data: Any) -> None:
         try:
             write_json_atomic(path, data)
         except OSError as error:
+            if error.errno in STORAGE_ERRNOS:  # the old file, if any, is left as it was
+                raise StorageError(f"cannot write '{path}': {error.strerror}") from None
             raise BadInput(f"cannot write '{path}': {error.strerror}") from None
 
 

@@ -118,3 +118,22 @@ class HostUnreachable(InfrastructureError):
 
 class ContainerRuntimeError(InfrastructureError):
     """No usable container runtime, or an image that cannot be had."""
+
+
+class StorageError(InfrastructureError):
+    """A file could not be written: the disk or quota is full, the file system is read-only
+    or failing.  Nothing was half-written (user files are written atomically)."""
+
+
+#: errno values that mean "the storage failed", not "the input is wrong"
+STORAGE_ERRNOS = frozenset(
+    getattr(__import__("errno"), name)
+    for name in ("ENOSPC", "EDQUOT", "EROFS", "EIO", "EFBIG")
+    if hasattr(__import__("errno"), name)
+)
+
+
+def storage_error(error: OSError) -> StorageError:
+    """One line for a failed write: the file and what happened."""
+    where = f" {error.filename}" if error.filename else ""
+    return StorageError(f"cannot write{where}: {error.strerror or error}")

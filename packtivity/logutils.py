@@ -61,7 +61,11 @@ def default_logging_handlers(
 
 
 class HostFileHandler(logging.Handler):
-    """Appends each record to a log file on another machine (one SFTP append per record)."""
+    """Appends each record to a log file on a host (one append per record; over SSH, one SFTP
+    append).  A record that cannot be written (a full disk) is dropped, after one warning on
+    stderr: a lost log line must not fail the step, nor print a traceback."""
+
+    warned = False
 
     def __init__(self, path: str, host: Any) -> None:
         super().__init__()
@@ -71,8 +75,12 @@ class HostFileHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.host.append_text(self.path, self.format(record) + "\n")
-        except Exception:  # noqa: BLE001 - a lost log line must not fail the step
-            self.handleError(record)
+        except Exception as error:  # noqa: BLE001 - a lost log line must not fail the step
+            if not HostFileHandler.warned:
+                HostFileHandler.warned = True
+                import sys
+
+                print(f"warning: log {self.path} not written: {error}", file=sys.stderr)
 
 
 def file_handler(logfile: str, host: Any = None) -> logging.Handler:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, assert_one_line_error_any
 from stepspecs import host_spec, write_spec
 
 
@@ -332,6 +332,12 @@ INPUT_CASES = [
      ["config.yml", "profiles"]),
     ("ssh-in-config-empty", ["-b", "local"], {"PACKTIVITY_CONFIG": "config.yml"},
      {"config.yml": "ssh: ''\n"}, ["config.yml", "ssh"]),
+    ("walltime-overflow", ["-b", "slurm", "--show-script", "--walltime", "9" * 20], {}, {},
+     ["walltime", "9" * 20]),
+    ("cpus-overflow", ["-b", "slurm", "--show-script", "--cpus", "9" * 20], {}, {},
+     ["cpus", "at most"]),
+    ("memory-overflow", ["-b", "slurm", "--show-script", "--memory", "9" * 50], {}, {},
+     ["memory", "more than any machine"]),
 ]  # fmt: skip
 
 
@@ -374,3 +380,55 @@ def test_scheduler_commands_missing_from_the_machine_are_one_line(cli, tmp_path:
     assert_one_line_error(checked, "'squeue' is not on the PATH")
     cancelled = cli("packtivity-checkproxy", "--cancel", "p.json", cwd=tmp_path, env=environment)
     assert_one_line_error(cancelled, "'scancel' is not on the PATH")
+
+
+# ---- a full disk ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A 1 MiB tmpfs on ``tmp_path/full``, filled up (needs root: CI and ./dev test run as
+    root; the unit run leaves this out)."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.fail("a full disk is made with a tmpfs mount, which needs root")
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "packtivity-test", str(mount)],
+                   check=True)  # fmt: skip
+    try:
+        (mount / "w" / "_packtivity").mkdir(parents=True)
+        (mount / "result.json").write_text('{"kept": "the old result"}\n')
+        filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(filler)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.integration  # needs root for the tmpfs
+def test_a_full_disk_is_one_line_and_nothing_half_written(cli, tmp_path: Path, full_disk):
+    """The step's work directory on a full disk, and the result file there: one line naming
+    what could not be written, exit 3 (the storage, not the input), no traceback, the old
+    result file intact."""
+    write_spec(tmp_path, "step.yml", host_spec("echo hi > out.txt", {"x": "{workdir}/out.txt"}))
+    in_full_workdir = cli("packtivity-run", "-t", str(tmp_path), "step.yml",
+                          "-w", str(full_disk / "w"), cwd=tmp_path)  # fmt: skip
+    assert in_full_workdir.returncode == 3, in_full_workdir.stderr
+    errors = [line for line in in_full_workdir.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], in_full_workdir.stderr
+    assert str(full_disk) in errors[0] and "Traceback" not in in_full_workdir.stderr
+    result_on_full = cli("packtivity-run", "-t", str(tmp_path), "step.yml",
+                         "-w", str(tmp_path / "w"), "-o", str(full_disk / "result.json"),
+                         cwd=tmp_path)  # fmt: skip
+    assert result_on_full.returncode == 3, result_on_full.stderr
+    assert_one_line_error_any(result_on_full, "result.json", "No space left on device")
+    assert json.loads((full_disk / "result.json").read_text()) == {"kept": "the old result"}
+    assert not list(full_disk.glob(".result.json.*"))  # no temporary file left behind

@@ -42,6 +42,7 @@ def default_config_path() -> str:
     return os.path.join(platformdirs.user_config_dir("packtivity"), "config.yml")
 
 
+MAX_MEMORY = float(1024**6)  #: 1 EiB: a larger request is a typo, not a machine
 _MEMORY = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$")
 
 
@@ -86,7 +87,7 @@ class Resources:
 
         try:
             return JobAttributes.parse_walltime(self.walltime)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise BackendError(
                 f"walltime '{self.walltime}' is not hh:mm:ss, hh:mm, minutes, or like 90m / 2h"
             ) from None
@@ -98,7 +99,10 @@ class Resources:
         if not match:
             raise BackendError(f"memory '{self.memory}' is not like 512M, 4G or 4GiB")
         number, unit = float(match.group(1)), match.group(2).lower()
-        return int(number * 1024 ** " kmgt".index(unit or " ")) if unit else int(number)
+        size = number * 1024 ** " kmgt".index(unit or " ")
+        if not size < MAX_MEMORY:
+            raise BackendError(f"memory '{self.memory}' is more than any machine has (1 EiB)")
+        return int(size)
 
     def describe(self) -> str:
         parts = [f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name)]
@@ -121,9 +125,10 @@ def _positive_int(value: Any, name: str, source: str) -> int:
         number = int(value)
     except (TypeError, ValueError):
         number = 0
-    if number < 1 or str(value).strip() != str(number):
+    if not 1 <= number <= 2**31 - 1 or str(value).strip() != str(number):
         raise BackendError(
-            f"resource '{name}' in {source} must be a positive integer, got {value!r}"
+            f"resource '{name}' in {source} must be a positive integer (at most 2147483647), "
+            f"got {value!r:.40}"
         )
     return number
 

@@ -13,7 +13,7 @@ import json
 import os
 from typing import Any, Optional, Union
 
-from ..errors import StateError
+from ..errors import STORAGE_ERRNOS, StateError, StorageError
 from ..hosts import Host, local_host
 
 DirEntry = Union[str, dict[str, Any]]
@@ -152,7 +152,10 @@ class LocalFSState:
                 raise StateError(f"'{directory}' is a file, not a directory") from None
             except OSError as error:
                 reason = error.strerror or str(error)
-                raise StateError(f"cannot create the directory '{directory}': {reason}") from None
+                problem = f"cannot create the directory '{directory}': {reason}"
+                if error.errno in STORAGE_ERRNOS:
+                    raise StorageError(problem) from None
+                raise StateError(problem) from None
 
     def state_hash(self) -> str:
         """SHA1 over the contents of the read-only and read-write directories (for caching).
