@@ -48,6 +48,17 @@ UNSAVEABLE = (
 )
 
 
+def proxy_details(data: Any, name: str, needed: tuple[str, ...]) -> dict[str, Any]:
+    """The ``proxydetails`` of a proxy's JSON, which must be a mapping holding ``needed``;
+    :class:`~packtivity.errors.ProxyError` naming what is missing otherwise."""
+    from .errors import ProxyError
+
+    details = data.get("proxydetails") if isinstance(data, dict) else None
+    if not isinstance(details, dict) or any(key not in details for key in needed):
+        raise ProxyError(f"a {name} needs proxydetails with {', '.join(needed)}")
+    return details
+
+
 class PacktivityProxyBase:
     """A serialisable handle on a submitted packtivity.
 
@@ -111,9 +122,12 @@ class ExternalAsyncProxy(PacktivityProxyBase):
     def fromJSON(cls, data: dict[str, Any]) -> ExternalAsyncProxy:
         from .errors import ProxyError
 
-        if not data["proxydetails"]["jobproxy"]:
+        details = proxy_details(data, "ExternalAsyncProxy", ("jobproxy", "spec", "statedata",
+                                                             "pardata"))  # fmt: skip
+        if not details["jobproxy"]:
             raise ProxyError("this ExternalAsyncProxy has no saved job handle and cannot be loaded")
-        return cls(**data["proxydetails"])
+        known = ("jobproxy", "spec", "statedata", "pardata", "resultdata")
+        return cls(**{key: details[key] for key in known if key in details})
 
 
 class ExternalAsyncMixin:
@@ -327,7 +341,7 @@ class ForegroundProxy(PacktivityProxyBase):
 
     @classmethod
     def fromJSON(cls, data: dict[str, Any]) -> ForegroundProxy:
-        details = data["proxydetails"]
+        details = proxy_details(data, "ForegroundProxy", ("resultdata", "datamodel", "success"))
         return cls(
             details["resultdata"],
             details["datamodel"],

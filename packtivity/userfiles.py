@@ -84,43 +84,43 @@ def _expanded_size(node: yaml.Node) -> int:
     return size(node, 0)
 
 
-def parse_yaml(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:
-    """YAML ``text`` as JSON-like data within the limits; ``what`` names it in errors."""
-    loader = _JsonYamlLoader(text)
+def _load_bounded(text: str) -> Any:
+    """YAML ``text`` as JSON-like data: ``yaml.YAMLError`` for text that is not YAML (control
+    characters included), ``ValueError`` for a document beyond the limits."""
+    loader = None
     try:
+        loader = _JsonYamlLoader(text)
         node = loader.get_single_node()
         if node is None:
             return None
         _expanded_size(node)
         return loader.construct_document(node)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def parse_yaml(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:
+    """YAML ``text`` as JSON-like data within the limits; ``what`` names it in errors."""
+    try:
+        return _load_bounded(text)
     except yaml.YAMLError as error:
         raise error_class(f"{what} is not valid YAML: {_one_line(error)}") from None
     except ValueError as error:
         raise error_class(f"{what} is refused: {error}") from None
-    except RecursionError:
-        raise error_class(f"{what} is refused: it is nested too deeply") from None
-    finally:
-        loader.dispose()
 
 
 def parse_yaml_value(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:
     """A value given as YAML (``-p name=VALUE``): its data where ``text`` is YAML within the
     limits, else the text itself (``{workdir}/out.txt`` is not YAML: it stays that string)."""
-    loader = _JsonYamlLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node)
-        return loader.construct_document(node)
+        return _load_bounded(text)
     except yaml.YAMLError:
         return text
     except ValueError as error:
         raise error_class(f"{what} is refused: {error}") from None
-    except RecursionError:
-        raise error_class(f"{what} is refused: it is nested too deeply") from None
-    finally:
-        loader.dispose()
 
 
 def parse_json(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:

@@ -40,9 +40,9 @@ def host_path(path: str, host: Optional[Host] = None) -> str:
 def as_flag(value: Any, name: str) -> bool:
     parsed = value
     if isinstance(value, str):  # from the environment: YAML's true/false/yes/no/on/off
-        import yaml
+        from ..userfiles import parse_yaml_value
 
-        parsed = yaml.safe_load(value)
+        parsed = parse_yaml_value(value, name, BackendError)
     if not isinstance(parsed, bool):
         raise BackendError(f"{name} must be true or false, got {value!r}")
     return parsed

@@ -50,7 +50,7 @@ def process_attr_pub_handler(
     for pointer, name in leaf_iterator(publisher_spec["outputmap"]):
         try:
             value = parameters[name]
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, AttributeError):
             raise ParameterError(
                 f"frompar-pub: outputmap refers to parameter '{name}' which was not given"
             ) from None

@@ -25,14 +25,18 @@ def _dir_entries(
     """The entries of ``dirs`` with their paths resolved on ``host`` (one call for all)."""
     entries = []
     for index, entry in enumerate(dirs):
-        if isinstance(entry, str):
+        if isinstance(entry, str) and entry:
             item: dict[str, Any] = {"path": entry}
             if default_name:
                 item["name"] = f"{default_name}{index}"
-        elif isinstance(entry, dict):
+        elif isinstance(entry, dict) and isinstance(entry.get("path"), str) and entry["path"]:
             item = dict(entry)
         else:
-            raise TypeError(f"a state directory must be a path or a mapping, not {entry!r}")
+            raise StateError(
+                f"a state directory must be a path or a mapping with a 'path', not {entry!r:.80}"
+            )
+        if "\0" in item["path"]:
+            raise StateError(f"a state directory's path holds a NUL character: {entry!r:.80}")
         entries.append(item)
     for item, resolved in zip(entries, host.realpaths([str(item["path"]) for item in entries])):
         item["path"] = resolved
@@ -71,7 +75,7 @@ class LocalFSState:
         if not isinstance(readwrite, (list, type(None))) or not isinstance(
             readonly, (list, type(None))
         ):
-            raise TypeError(
+            raise StateError(
                 f"readwrite and readonly must be None or a list {type(readonly)} {type(readwrite)}"
             )
         self._identifier = identifier
@@ -202,6 +206,13 @@ class LocalFSState:
 
     @classmethod
     def fromJSON(cls, jsondata: dict[str, Any]) -> LocalFSState:
+        if not isinstance(jsondata, dict) or any(
+            key not in jsondata for key in ("identifier", "readwrite", "readonly")
+        ):
+            raise StateError(
+                "a localfs state needs 'identifier', 'readwrite' and 'readonly', got "
+                f"{jsondata!r:.80}"
+            )
         return cls(
             identifier=jsondata["identifier"],
             readwrite=jsondata["readwrite"],
