@@ -27,6 +27,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
         "host": lambda: [local_cases.host_step(repeat)],
         "container": lambda: local_cases.container_overhead(repeat, images / "busybox.sif"),
         "local-async": lambda: [local_cases.local_async(repeat)],
+        "big-output": lambda: local_cases.big_output(min(repeat, 3)),
         "submit": lambda: [
             slurm_cases.cli_submission(repeat),
             slurm_cases.inprocess_submission(200),

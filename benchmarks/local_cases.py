@@ -140,3 +140,42 @@ def local_async(repeat: int) -> Row:
         "`setsid sleep 60 &` from a shell", theirs, "under 2 s", ours < 2.0,
         note="the job runs on, detached; before the fix the CLI returned after the step (61 s)",
     )  # fmt: skip
+
+
+def big_output(repeat: int) -> list[Row]:
+    """A step that prints 100 MB as one line (no newline until the end): ``packtivity-run``
+    (output to the terminal -- here /dev/null -- and to the step's log) against the same
+    command piped through ``cat``.  Time and peak memory (``wait4``), medians."""
+    from .timing import run_measured
+
+    command = "head -c 100000000 /dev/zero | tr '\\0' x"
+    with scratch("big-output") as directory:
+        spec = directory / "big.yml"
+        spec.write_text(
+            f'process: {{process_type: string-interpolated-cmd, cmd: "{command}"}}\n'
+            "environment: {environment_type: localproc-env}\n"
+            "publisher: {publisher_type: constant-pub, publish: {}}\n"
+        )
+
+        def ours() -> tuple[float, float, int]:
+            work = tempfile.mkdtemp(dir=directory)
+            measured = run_measured(
+                [str(BIN / "packtivity-run"), "-t", str(directory), "big.yml", "-w", work]
+            )
+            for log in Path(work).glob("_packtivity/*.run.log"):
+                log.unlink()  # 100 MB each
+            return measured
+
+        runs = [ours() for _ in range(repeat)]
+        cats = [run_measured(["sh", "-c", f"{command} | cat"]) for _ in range(repeat)]
+    seconds = sorted(r[0] for r in runs)[len(runs) // 2]
+    peak = sorted(r[1] for r in runs)[len(runs) // 2]
+    cat_seconds = sorted(r[0] for r in cats)[len(cats) // 2]
+    cat_peak = sorted(r[1] for r in cats)[len(cats) // 2]
+    return [
+        Row("a step printing one 100 MB line, `packtivity-run`", seconds,
+            "the command piped through cat", cat_seconds, "close to cat (issue 18: was 73-81 s)",
+            seconds < 2.0, note="output to /dev/null and the step's log"),
+        Row("its peak memory", peak, "the command piped through cat", cat_peak,
+            "bounded (issue 18: was 226 MiB)", peak < 64, unit="MiB"),
+    ]  # fmt: skip

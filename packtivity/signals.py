@@ -33,15 +33,24 @@ def describe(interruption: BaseException) -> str:
 
 
 _installed_in: list[int] = []  # the process that installed the handlers
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise(signum: int, frame: Any) -> None:
-    if os.getpid() not in _installed_in:
-        # a forked child (a multiprocessing worker) inherited the handler: die as it would have
+    if os.getpid() not in _installed_in:  # (a child forked before the reset below ran)
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
         return
     raise Stopped(signum)
+
+
+def _defaults_in_child() -> None:
+    """In a forked child (a multiprocessing worker): the signals kill at once, as the kernel
+    does by default.  A Python-level handler runs only when the interpreter gets to it, and a
+    worker stuck in a lock it inherited from the fork would never die of a pool's SIGTERM."""
+    for signum in SIGNALS:
+        if signal.getsignal(signum) is _raise:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def install() -> None:
@@ -49,7 +58,9 @@ def install() -> None:
     signals set to be ignored, nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         return
+    if not _installed_in:
+        os.register_at_fork(after_in_child=_defaults_in_child)
     _installed_in[:] = [os.getpid()]
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's choice stays
             signal.signal(signum, _raise)
