@@ -301,6 +301,12 @@ BAD_TEMPLATE = (
     "publisher: {publisher_type: constant-pub, publish: {}}\n"
 )
 
+FROMPAR_MISSING = (
+    "process: {process_type: string-interpolated-cmd, cmd: 'true'}\n"
+    "environment: {environment_type: localproc-env}\n"
+    "publisher: {publisher_type: frompar-pub, outputmap: {out: nothere}}\n"
+)
+
 #: (id, extra arguments, environment, extra files, fragments of the one line)
 INPUT_CASES = [
     ("backend-a-module", ["-b", "py:os:path"], {}, {}, ["os:path", "not a backend class"]),
@@ -332,6 +338,8 @@ INPUT_CASES = [
      ["config.yml", "profiles"]),
     ("ssh-in-config-empty", ["-b", "local"], {"PACKTIVITY_CONFIG": "config.yml"},
      {"config.yml": "ssh: ''\n"}, ["config.yml", "ssh"]),
+    ("frompar-missing-parameter", ["-t", ".", "fp.yml"], {}, {"fp.yml": FROMPAR_MISSING},
+     ["frompar-pub", "'nothere'"]),
     ("walltime-overflow", ["-b", "slurm", "--show-script", "--walltime", "9" * 20], {}, {},
      ["walltime", "9" * 20]),
     ("cpus-overflow", ["-b", "slurm", "--show-script", "--cpus", "9" * 20], {}, {},
