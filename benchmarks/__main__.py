@@ -35,6 +35,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
         "status": lambda: slurm_cases.status_of_proxies(repeat),
         "throughput": lambda: slurm_cases.throughput(200),
         "ssh": lambda: [slurm_cases.ssh_submission(100)],
+        "end-detection": lambda: slurm_cases.end_detection(),
     }
 
 

@@ -336,3 +336,75 @@ def ssh_submission(count: int) -> Row:
         raw, "faster", ours < raw,
         note="one connection; its set-up is included",
     )  # fmt: skip
+
+
+# ---- end detection (issue 19) ----------------------------------------------------------------
+
+
+def end_detection(lengths: tuple[int, ...] = (5, 40, 100)) -> list[Row]:
+    """Three ``packtivity-run -b slurm`` waits side by side on steps of ``lengths`` seconds:
+    how late each learns that its step ended (the CLI's exit against the moment the step's
+    command finished, which the step writes with ``date +%s.%N``), and how many scheduler
+    programs the three ran per 10 s.  Reference: ``sbatch --wait`` of the same commands, side
+    by side in the same run.  (Nextflow polls every 5 s: 2.5 s late on average.)"""
+    with scratch("end-detection") as directory:
+        spec = directory / "sleep.yml"
+        spec.write_text(
+            "process: {process_type: string-interpolated-cmd, "
+            "cmd: 'sleep {seconds}; date +%s.%N > {workdir}/end.txt'}\n"
+            "environment: {environment_type: localproc-env}\n"
+            "publisher: {publisher_type: constant-pub, publish: {}}\n"
+        )
+        counting = CountingCommands(directory / "bin")
+        counting.log.write_text("")
+        env = {**os.environ, **counting.env}
+        started = time.time()
+        runs = []
+        for seconds in lengths:
+            work = directory / f"ours-{seconds}"
+            argv = [str(BIN / "packtivity-run"), "-t", str(directory), "sleep.yml", "-b", "slurm",
+                    "-p", f"seconds={seconds}", "-w", str(work)]  # fmt: skip
+            runs.append((work, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL)))  # fmt: skip
+        ours = _lateness(runs)
+        programs = len(counting.log.read_text().split())
+        per_10s = programs / (time.time() - started) * 10
+        references = []
+        for seconds in lengths:
+            work = directory / f"sbatch-{seconds}"
+            work.mkdir()
+            argv = ["sbatch", "--wait", "--quiet", "-o", "/dev/null", "-D", str(work),
+                    "--wrap", f"sleep {seconds}; date +%s.%N > {work}/end.txt"]  # fmt: skip
+            references.append((work, subprocess.Popen(argv, stdout=subprocess.DEVNULL)))
+        theirs = _lateness(references)
+    rows = [
+        Row(f"end of a {seconds} s step reported by `packtivity-run -b slurm`, late by", late,
+            "`sbatch --wait`", reference, "within 2 s", late <= 2.0)
+        for seconds, late, reference in zip(lengths, ours, theirs)
+    ]  # fmt: skip
+    rows.append(
+        Row(
+            "scheduler programs per 10 s, three waits side by side",
+            per_10s,
+            "-",
+            None,
+            "at most 1 per 30 s per process once running",
+            None,
+            unit="",
+            note=f"{programs} in all (squeue/sacct/scontrol, counted by wrappers)",
+        )  # fmt: skip
+    )
+    return rows
+
+
+def _lateness(runs: list[tuple[Path, Any]]) -> list[float]:
+    """For each ``(work, process)``: seconds between the step's own end (``work/end.txt``) and
+    the process exiting (every 50 ms each is looked at, in whatever order they end)."""
+    exited: dict[int, float] = {}
+    deadline = time.time() + 900
+    while len(exited) < len(runs) and time.time() < deadline:
+        for index, (_, process) in enumerate(runs):
+            if index not in exited and process.poll() is not None:
+                exited[index] = time.time()
+        time.sleep(0.05)
+    return [exited[i] - float((work / "end.txt").read_text()) for i, (work, _) in enumerate(runs)]

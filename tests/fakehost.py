@@ -53,6 +53,11 @@ class FakeHost:
         self._check()
         return path in self.files or path in self.dirs
 
+    def existing(self, paths: list[str]) -> set[str]:
+        self._check()
+        self.commands.append(["existing", *paths])  # one round trip, as SshHost's command
+        return {path for path in paths if path in self.files or path in self.dirs}
+
     def is_dir(self, path: str) -> bool:
         self._check()
         return path in self.dirs

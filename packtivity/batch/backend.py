@@ -22,12 +22,12 @@ from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
 from ..outcome import Outcome, decide
 from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
-from ..runrecord import read_run_record
+from ..runrecord import RunRecord, read_run_record
 from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepublish, publish
 from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
-from .poller import poller_for, run_scheduler_command
+from .poller import RECORD_INTERVAL, poller_for, run_scheduler_command
 from .submission import submit
 
 if TYPE_CHECKING:
@@ -260,11 +260,26 @@ class BatchBackend:
 
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
         """How the job stands now (see :mod:`packtivity.outcome`)."""
-        # the scheduler first, the record second: a job the scheduler saw end wrote its record
-        # before it ended, so the record is then there to read.  The other order races: no
-        # record yet, then the job ends, and "ended without a run record" would be reported.
-        # Asked even when there is a record: the scheduler may have imposed the end (walltime).
+        # A record seen by the poller's batched check (every second) decides at once when it
+        # says the command exited cleanly.  Without one: the scheduler first, the record
+        # second -- a job the scheduler saw end wrote its record before it ended, so the record
+        # is then there to read (the other order races: no record yet, then the job ends, and
+        # "ended without a run record" would be reported).
+        details = proxy.details()
+        self.poller.watch_record(proxy.native_id, details["record"])
+        if max_age is None and self.poller.record_seen(proxy.native_id):
+            # the cheap signal: a record written with a clean exit needs no scheduler; any
+            # other record is classified with the scheduler's word (an end it imposed?)
+            record = self._own_record(proxy)
+            if record is not None and record.succeeded:
+                return decide(proxy.describe(), record, None)
+            return decide(proxy.describe(), record, self.poller.state(proxy.native_id, 0.0))
         scheduler_state = self.poller.state(proxy.native_id, max_age)
+        record = self._own_record(proxy)
+        return decide(proxy.describe(), record, scheduler_state)
+
+    def _own_record(self, proxy: BatchProxy) -> Optional[RunRecord]:
+        """The proxy's run record, if there is one and it is this job's."""
         details = proxy.details()
         record = read_run_record(self.host, details["record"])
         if record is not None and record.step != details["step"]:
@@ -277,17 +292,19 @@ class BatchBackend:
                 details["step"],
             )
             record = None
-        return decide(proxy.describe(), record, scheduler_state)
+        return record
 
     def watch(self, proxy: Any) -> None:
         """Include this job in the poller's next status command (one command for all)."""
         if isinstance(proxy, BatchProxy):
             self.poller.watch([proxy.native_id])
+            self.poller.watch_record(proxy.native_id, proxy.details()["record"])
 
     def poll_interval(self) -> float:
-        """Seconds until the poller asks the scheduler again (it backs off while nothing
-        changes)."""
-        return float(self.poller.interval)
+        """Seconds until the next look: the run records are looked for every
+        :data:`~.poller.RECORD_INTERVAL`; the scheduler is asked by its own, backing-off
+        interval."""
+        return min(RECORD_INTERVAL, float(self.poller.interval))
 
     def status(self, proxy: Any) -> Status:
         """How the job stands (see :meth:`outcome`); :class:`HostUnreachable` passes through,

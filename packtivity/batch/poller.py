@@ -6,6 +6,12 @@ queue no longer lists, one accounting command.  Answers younger than the current
 served from memory, so yadage calling ``ready()`` on hundreds of proxies costs one ``squeue``.
 The interval starts short and backs off while nothing changes.  A scheduler that does not answer
 (controller restarting, socket timeout) is retried next cycle; it never fails a job.
+
+The run records of the watched jobs are looked for far more often (every
+:data:`RECORD_INTERVAL`), with one check for all of them (:meth:`Host.existing`: a stat each
+here, one command over SSH): a record is the cheapest sign that a job has ended, so a job's end
+is seen within seconds while the scheduler is asked at most once per :data:`MAX_INTERVAL` when
+nothing changes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 30.0
 BACKOFF = 1.5
+#: seconds between checks for the watched jobs' run records
+RECORD_INTERVAL = 1.0
 
 
 class StatusPoller:
@@ -39,6 +47,10 @@ class StatusPoller:
         self._final: dict[str, SchedulerState] = {}  # never asked about again
         self._polled_at = float("-inf")
         self._lock = threading.RLock()
+        self._records: dict[str, str] = {}  # job id -> its run record's path on the host
+        self._recorded: set[str] = set()  # jobs whose run record has been seen
+        self._records_checked_at = float("-inf")
+        self.record_checks = 0  #: batched record checks, for tests and benchmarks
 
     def watch(self, ids: Iterable[str]) -> None:
         with self._lock:
@@ -47,6 +59,25 @@ class StatusPoller:
                 self._watched |= new
                 self.interval = MIN_INTERVAL
                 self._polled_at = float("-inf")
+
+    def watch_record(self, job_id: str, path: str) -> None:
+        """Look for ``path``, the run record of ``job_id``, in the batched record checks."""
+        with self._lock:
+            self._records.setdefault(job_id, path)
+
+    def record_seen(self, job_id: str) -> bool:
+        """Whether the run record of ``job_id`` (see :meth:`watch_record`) exists, from a
+        batched check of every watched record at most :data:`RECORD_INTERVAL` old."""
+        with self._lock:
+            if job_id in self._recorded:
+                return True
+            if time.monotonic() - self._records_checked_at >= RECORD_INTERVAL:
+                self._records_checked_at = time.monotonic()
+                waiting = {path: i for i, path in self._records.items() if i not in self._recorded}
+                self.record_checks += 1
+                found = self.host.existing(sorted(waiting))
+                self._recorded |= {waiting[path] for path in found}
+            return job_id in self._recorded
 
     def state(self, job_id: str, max_age: Optional[float] = None) -> Optional[SchedulerState]:
         """What the scheduler says of ``job_id`` (None: it does not know the job), polling when

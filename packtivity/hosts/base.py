@@ -45,6 +45,10 @@ class Host(Protocol):
 
     def is_dir(self, path: str) -> bool: ...
 
+    def existing(self, paths: list[str]) -> set[str]:
+        """Those of ``paths`` that exist: one check for all (over SSH, one command)."""
+        ...
+
     def read_text(self, path: str) -> str:
         """The file's text; ``FileNotFoundError`` when it does not exist."""
         ...

@@ -45,6 +45,9 @@ class LocalHost:
     def exists(self, path: str) -> bool:
         return os.path.exists(path)
 
+    def existing(self, paths: list[str]) -> set[str]:
+        return {path for path in paths if os.path.exists(path)}
+
     def is_dir(self, path: str) -> bool:
         return os.path.isdir(path)
 

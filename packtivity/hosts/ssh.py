@@ -224,6 +224,13 @@ class SshHost:
     def exists(self, path: str) -> bool:
         return self._stat(path) is not None
 
+    def existing(self, paths: list[str]) -> set[str]:
+        if not paths:
+            return set()
+        check = 'for f; do [ -e "$f" ] && printf "%s\\0" "$f"; done; exit 0'
+        result = self.run(["sh", "-c", check, "sh", *paths])
+        return {p for p in result.output.split("\0") if p} & set(paths)
+
     def is_dir(self, path: str) -> bool:
         attributes = self._stat(path)
         return attributes is not None and stat.S_ISDIR(attributes.st_mode or 0)
