@@ -27,7 +27,7 @@ from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepubl
 from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
-from .poller import RECORD_INTERVAL, poller_for, run_scheduler_command
+from .poller import poller_for, run_scheduler_command
 from .submission import submit
 
 if TYPE_CHECKING:
@@ -120,7 +120,9 @@ class BatchBackend:
         #: the SSH target as given (``--ssh``, ``ssh=``, or the profile's ``ssh``), or None
         self.ssh = ssh or resources_module.ssh_from_config_file(profile)
         self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
-        self.poller = poller_for(self.adapter, self.host)
+        self.poller = poller_for(
+            self.adapter, self.host, resources_module.poll_settings_from_config_file(profile)
+        )
 
     def bind(self, state: Optional[State]) -> Any:
         """``state`` with its directories on this backend's host (the cluster's storage)."""
@@ -302,9 +304,8 @@ class BatchBackend:
 
     def poll_interval(self) -> float:
         """Seconds until the next look: the run records are looked for every
-        :data:`~.poller.RECORD_INTERVAL`; the scheduler is asked by its own, backing-off
-        interval."""
-        return min(RECORD_INTERVAL, float(self.poller.interval))
+        ``record_interval``; the scheduler is asked by its own, backing-off interval."""
+        return min(self.poller.settings.record_interval, float(self.poller.interval))
 
     def status(self, proxy: Any) -> Status:
         """How the job stands (see :meth:`outcome`); :class:`HostUnreachable` passes through,

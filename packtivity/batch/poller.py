@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from ..errors import BackendError
@@ -35,11 +36,24 @@ BACKOFF = 1.5
 RECORD_INTERVAL = 1.0
 
 
+@dataclass(frozen=True)
+class PollSettings:
+    """How often a process asks; the config file's ``poll_interval_min``,
+    ``poll_interval_max`` and ``record_interval`` (seconds) set them."""
+
+    interval_min: float = MIN_INTERVAL  #: the scheduler, after a change
+    interval_max: float = MAX_INTERVAL  #: the scheduler, at most this far apart while unchanged
+    record_interval: float = RECORD_INTERVAL  #: the run records
+
+
 class StatusPoller:
-    def __init__(self, adapter: SchedulerAdapter, host: Host) -> None:
+    def __init__(
+        self, adapter: SchedulerAdapter, host: Host, settings: Optional[PollSettings] = None
+    ) -> None:
         self.adapter = adapter
         self.host = host
-        self.interval = MIN_INTERVAL
+        self.settings = settings or PollSettings()
+        self.interval = self.settings.interval_min
         self.commands_run = 0  #: status and accounting commands, for tests and benchmarks
         self.last_error = ""  #: the scheduler's last complaint, while it is not answering
         self._watched: set[str] = set()
@@ -57,7 +71,7 @@ class StatusPoller:
             new = set(ids) - self._watched - set(self._final)
             if new:
                 self._watched |= new
-                self.interval = MIN_INTERVAL
+                self.interval = self.settings.interval_min
                 self._polled_at = float("-inf")
 
     def watch_record(self, job_id: str, path: str) -> None:
@@ -71,7 +85,7 @@ class StatusPoller:
         with self._lock:
             if job_id in self._recorded:
                 return True
-            if time.monotonic() - self._records_checked_at >= RECORD_INTERVAL:
+            if time.monotonic() - self._records_checked_at >= self.settings.record_interval:
                 self._records_checked_at = time.monotonic()
                 waiting = {path: i for i, path in self._records.items() if i not in self._recorded}
                 self.record_checks += 1
@@ -104,7 +118,7 @@ class StatusPoller:
             except (TransientSchedulerError, HostUnreachable) as error:
                 self.last_error = str(error)
                 log.warning("the scheduler did not answer (%s); asking again later", error)
-                self.interval = min(self.interval * BACKOFF, MAX_INTERVAL)
+                self.interval = min(self.interval * BACKOFF, self.settings.interval_max)
                 return
             self.last_error = ""
             changed = any(self._known.get(i) != states.get(i) for i in ids)
@@ -112,7 +126,11 @@ class StatusPoller:
             for job_id, state in self._known.items():
                 if state.final:
                     self._final[job_id] = state
-            self.interval = MIN_INTERVAL if changed else min(self.interval * BACKOFF, MAX_INTERVAL)
+            self.interval = (
+                self.settings.interval_min
+                if changed
+                else min(self.interval * BACKOFF, self.settings.interval_max)
+            )
 
     def _run(self, argv: list[str]) -> CommandResult:
         return run_scheduler_command(self.host, self.adapter.name, argv)
@@ -152,10 +170,15 @@ _pollers: dict[tuple[str, str], StatusPoller] = {}
 _pollers_lock = threading.Lock()
 
 
-def poller_for(adapter: SchedulerAdapter, host: Host) -> StatusPoller:
-    """The one poller of this process for ``adapter`` on ``host``."""
+def poller_for(
+    adapter: SchedulerAdapter, host: Host, settings: Optional[PollSettings] = None
+) -> StatusPoller:
+    """The one poller of this process for ``adapter`` on ``host`` (``settings``, when given,
+    apply from now on: the last backend made says how often)."""
     with _pollers_lock:
         key = (adapter.name, host.name)
         if key not in _pollers:
-            _pollers[key] = StatusPoller(adapter, host)
+            _pollers[key] = StatusPoller(adapter, host, settings)
+        elif settings is not None:
+            _pollers[key].settings = settings
         return _pollers[key]

@@ -174,13 +174,41 @@ def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
     return layers
 
 
+#: config file settings that are not resources: the SSH target and how often to ask
+NOT_RESOURCES = ("ssh", "poll_interval_min", "poll_interval_max", "record_interval")
+
+
 def from_config_file(profile: Optional[str] = None) -> Resources:
     """Resources from the config file (none when it does not exist), with a profile applied."""
     resources = Resources()
     for values, source in _config_layers(profile):
-        values = {name: value for name, value in values.items() if name != "ssh"}
+        values = {name: value for name, value in values.items() if name not in NOT_RESOURCES}
         resources = resources.merged(values, source)
     return resources
+
+
+def poll_settings_from_config_file(profile: Optional[str] = None) -> Any:
+    """The config file's ``poll_interval_min``, ``poll_interval_max`` and ``record_interval``
+    (seconds; the profile wins), with the defaults for what it does not set."""
+    from .poller import PollSettings
+
+    given: dict[str, float] = {}
+    for values, source in _config_layers(profile):
+        for name in ("poll_interval_min", "poll_interval_max", "record_interval"):
+            if values.get(name) is None:
+                continue
+            value = values[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (0.1 <= value <= 3600)
+            ):
+                raise BackendError(f"{name} in {source} must be seconds from 0.1 to 3600")
+            given[name.removeprefix("poll_")] = float(value)
+    settings = PollSettings(**given)
+    if settings.interval_min > settings.interval_max:
+        raise BackendError("poll_interval_min is more than poll_interval_max in the config file")
+    return settings
 
 
 def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:

@@ -112,3 +112,31 @@ def test_without_a_record_the_scheduler_is_asked_at_its_own_pace(clock) -> None:
     records = len([argv for argv in host.commands if argv[0] == "existing"])
     assert records >= 150  # a record would be seen within a second
     assert scheduler_programs(host) <= 15  # backing off to one per 30 s: 1+1.5+2.25+...
+
+
+def test_poll_knobs_from_the_config_file(tmp_path, monkeypatch, clock) -> None:
+    """``poll_interval_min``, ``poll_interval_max``, ``record_interval`` (seconds) in the config
+    file or a profile; bad values are one line; the scheduler is then asked at that pace."""
+    from packtivity.errors import BackendError
+
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "poll_interval_max: 120\nrecord_interval: 2\nprofiles: {quick: {poll_interval_max: 5}}\n"
+    )
+    monkeypatch.setenv("PACKTIVITY_CONFIG", str(config))
+    backend = BatchBackend("slurm")
+    settings = backend.poller.settings
+    assert (settings.interval_min, settings.interval_max, settings.record_interval) == (1, 120, 2)
+    assert BatchBackend("slurm", profile="quick").poller.settings.interval_max == 5
+    for bad in ("poll_interval_max: 0\n", "record_interval: fast\n",
+                "poll_interval_min: 60\npoll_interval_max: 10\n"):  # fmt: skip
+        config.write_text(bad)
+        with pytest.raises(BackendError, match="poll_interval|record_interval"):
+            BatchBackend("slurm")
+
+    host = cluster({"9": "RUNNING"})
+    poller = StatusPoller(SlurmAdapter(), host, poller_module.PollSettings(1, 120, 2))
+    for _ in range(40):
+        clock[0] += poller.interval
+        poller.state("9")
+    assert poller.interval == 120
