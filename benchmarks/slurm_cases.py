@@ -351,7 +351,7 @@ def end_detection(lengths: tuple[int, ...] = (5, 40, 100)) -> list[Row]:
         spec = directory / "sleep.yml"
         spec.write_text(
             "process: {process_type: string-interpolated-cmd, "
-            "cmd: 'sleep {seconds}; date +%s.%N > {workdir}/end.txt'}\n"
+            "cmd: 'sleep {seconds}; date +%s.%N > {end}'}\n"
             "environment: {environment_type: localproc-env}\n"
             "publisher: {publisher_type: constant-pub, publish: {}}\n"
         )
@@ -363,7 +363,8 @@ def end_detection(lengths: tuple[int, ...] = (5, 40, 100)) -> list[Row]:
         for seconds in lengths:
             work = directory / f"ours-{seconds}"
             argv = [str(BIN / "packtivity-run"), "-t", str(directory), "sleep.yml", "-b", "slurm",
-                    "-p", f"seconds={seconds}", "-w", str(work)]  # fmt: skip
+                    "-p", f"seconds={seconds}", "-p", "end={workdir}/end.txt",
+                    "-w", str(work)]  # fmt: skip
             runs.append((work, subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
                                                 stderr=subprocess.DEVNULL)))  # fmt: skip
         ours = _lateness(runs)
