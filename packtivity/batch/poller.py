@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 1.0
 MAX_INTERVAL = 30.0
-BACKOFF = 1.5
+BACKOFF = 2.0  #: the run records tell most ends; the scheduler is for the rest (see above)
 #: seconds between checks for the watched jobs' run records
 RECORD_INTERVAL = 1.0
 

@@ -111,7 +111,7 @@ def test_without_a_record_the_scheduler_is_asked_at_its_own_pace(clock) -> None:
     assert backend.poll_interval() <= 1.0
     records = len([argv for argv in host.commands if argv[0] == "existing"])
     assert records >= 150  # a record would be seen within a second
-    assert scheduler_programs(host) <= 15  # backing off to one per 30 s: 1+1.5+2.25+...
+    assert scheduler_programs(host) <= 12  # backing off to one per 30 s: 1+2+4+8+16+30+...
 
 
 def test_poll_knobs_from_the_config_file(tmp_path, monkeypatch, clock) -> None:
