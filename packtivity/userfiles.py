@@ -19,12 +19,11 @@ names the file (the caller's ``error_class``, a :class:`~packtivity.errors.BadIn
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import stat
 from typing import Any, Optional
-
-import yaml
 
 from .errors import BadInput
 
@@ -33,35 +32,41 @@ MAX_DEPTH = 100  #: levels of nesting
 MAX_NODES = 1_000_000  #: values, with every alias expanded
 
 
-class _JsonYamlLoader(yaml.SafeLoader):
+@functools.cache
+def _loader_class() -> Any:
     """YAML's safe loader with JSON's types: timestamps stay strings; tags JSON has no form
-    for are errors."""
+    for are errors.  Made on first use: a run whose spec comes from the spec cache reads no
+    YAML, and importing ``yaml`` costs about 20 ms of start-up."""
+    import yaml
+
+    class JsonYamlLoader(yaml.SafeLoader):
+        pass
+
+    JsonYamlLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def no_json_form(loader: Any, node: Any) -> Any:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.tag} has no form in JSON", node.start_mark
+        )
+
+    for tag in ("binary", "set", "omap", "pairs", "timestamp"):
+        JsonYamlLoader.add_constructor(f"tag:yaml.org,2002:{tag}", no_json_form)
+    return JsonYamlLoader
 
 
-_JsonYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _no_json_form(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    raise yaml.constructor.ConstructorError(
-        None, None, f"{node.tag} has no form in JSON", node.start_mark
-    )
-
-
-for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
-    _JsonYamlLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _no_json_form)
-
-
-def _expanded_size(node: yaml.Node) -> int:
+def _expanded_size(node: Any) -> int:
     """The number of values ``node`` stands for with every alias expanded, counted without
     expanding (each node once, with its size remembered); :class:`ValueError` for a document
     that is too deep, too large, or refers to itself."""
+    import yaml
+
     sizes: dict[int, int] = {}
     visiting: set[int] = set()
 
-    def size(current: yaml.Node, depth: int) -> int:
+    def size(current: Any, depth: int) -> int:
         key = id(current)
         if key in sizes:
             return sizes[key]
@@ -89,7 +94,7 @@ def _load_bounded(text: str) -> Any:
     characters included), ``ValueError`` for a document beyond the limits."""
     loader = None
     try:
-        loader = _JsonYamlLoader(text)
+        loader = _loader_class()(text)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -104,6 +109,8 @@ def _load_bounded(text: str) -> Any:
 
 def parse_yaml(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:
     """YAML ``text`` as JSON-like data within the limits; ``what`` names it in errors."""
+    import yaml
+
     try:
         return _load_bounded(text)
     except yaml.YAMLError as error:
@@ -115,6 +122,8 @@ def parse_yaml(text: str, what: str, error_class: type[BadInput] = BadInput) -> 
 def parse_yaml_value(text: str, what: str, error_class: type[BadInput] = BadInput) -> Any:
     """A value given as YAML (``-p name=VALUE``): its data where ``text`` is YAML within the
     limits, else the text itself (``{workdir}/out.txt`` is not YAML: it stays that string)."""
+    import yaml
+
     try:
         return _load_bounded(text)
     except yaml.YAMLError:

@@ -222,11 +222,14 @@ def test_a_cache_hit_imports_neither_yadage_schemas_nor_jsonschema(tmp_path: Pat
     program = (
         "import sys; from packtivity.spec import load_spec; "
         f"load_spec('s.yml', {str(tmp_path)!r}); "
-        "print(sorted(m for m in ('jsonschema', 'yadageschemas') if m in sys.modules))"
+        "print(sorted(m for m in ('jsonschema', 'yadageschemas', 'yaml') if m in sys.modules))"
     )
     runs = [subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
             for _ in range(2)]  # fmt: skip
-    assert [run.stdout.strip() for run in runs] == ["['jsonschema', 'yadageschemas']", "[]"]
+    assert [run.stdout.strip() for run in runs] == [
+        "['jsonschema', 'yadageschemas', 'yaml']",
+        "[]",
+    ]
 
 
 def test_specs_with_refs_failures_and_unvalidated_loads_are_not_cached(
