@@ -283,6 +283,22 @@ def batch_options(func: F) -> F:
             "-w/-r are then its paths.",
         ),
         click.option(
+            "--queue-size",
+            "queue_size",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Batch: at most N jobs of this process in the queue at once; more wait here "
+            "(default 100).",
+        ),
+        click.option(
+            "--submit-rate-limit",
+            "submit_rate_limit",
+            default=None,
+            metavar="N/TIME",
+            help="Batch: at most N submissions per TIME, e.g. 10/1s or 50/1min (default: none).",
+        ),
+        click.option(
             "--accept-new-host-key",
             "accept_new_host_key",
             is_flag=True,

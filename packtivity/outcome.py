@@ -37,12 +37,19 @@ class SchedulerState:
     state: str  #: one of the constants above
     native: str = ""  #: the scheduler's own word for it (``COMPLETED``, ``R``, ...)
     reason: str = ""
+    #: when the job ended (seconds since the epoch), where the scheduler says
+    ended_at: Optional[float] = None
 
     @property
     def final(self) -> bool:
         return self.state not in (PENDING, RUNNING)
 
 
+#: the scheduler says the job ended, its run record is not visible yet (the shared storage may
+#: show it late): not finished until the record shows or the grace period is over
+ENDING = "ending"
+#: it waited for a queue slot in a process that ended before it was submitted
+NOT_SUBMITTED = "not_submitted"
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 UNKNOWN = "unknown"
@@ -59,15 +66,15 @@ _IMPOSED_WORDS = {
 
 @dataclass(frozen=True)
 class Outcome:
-    #: pending, running, succeeded, failed, cancelled, timeout, out_of_memory, node_failure,
-    #: preempted, scheduler_failure or unknown
+    #: pending, running, ending, succeeded, failed, cancelled, timeout, out_of_memory,
+    #: node_failure, preempted, scheduler_failure or unknown
     status: str
     exit_code: Optional[int] = None
     message: str = ""
 
     @property
     def finished(self) -> bool:
-        return self.status not in (PENDING, RUNNING)
+        return self.status not in (PENDING, RUNNING, ENDING)
 
     @property
     def succeeded(self) -> bool:
@@ -75,11 +82,15 @@ class Outcome:
 
 
 def decide(
-    job: str, record: Optional[RunRecord], scheduler_state: Optional[SchedulerState]
+    job: str,
+    record: Optional[RunRecord],
+    scheduler_state: Optional[SchedulerState],
+    record_wait: float = 0.0,
 ) -> Outcome:
     """The outcome of ``job`` (a description like "slurm job 123" or "step 'fit-1a2b3c'") from
     its run record (None: none was written) and what its runner says (None: the scheduler does
-    not know the job)."""
+    not know the job).  ``record_wait``: seconds left of the grace period of a job that ended
+    by itself without a visible run record (more than 0: it is ``ending``, not failed yet)."""
     exit_code = record.exit_code if record else None
     if scheduler_state is not None and scheduler_state.state in IMPOSED_ENDS:
         native = f" ({scheduler_state.native})" if scheduler_state.native else ""
@@ -109,6 +120,13 @@ def decide(
         )
     if scheduler_state.state in (PENDING, RUNNING):
         return Outcome(scheduler_state.state)  # nothing to say beyond the state
+    if record_wait > 0:
+        return Outcome(
+            ENDING,
+            None,
+            f"{job} ended ({scheduler_state.native or 'gone'}); its run record is not visible "
+            f"yet: waiting up to {record_wait:.0f} s more for the shared storage to show it",
+        )
     return Outcome(
         FAILED,
         None,

@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from .protocol import Proxy, State
 
 #: options of ``packtivity-run`` that only the batch backends take
-BATCH_FLAGS = (*RESOURCE_FLAGS, "scheduler_option", "profile", "ssh", "accept_new_host_key")
+BATCH_FLAGS = (
+    *RESOURCE_FLAGS,
+    "scheduler_option",
+    "profile",
+    "ssh",
+    "accept_new_host_key",
+    "queue_size",
+    "submit_rate_limit",
+)
 
 
 @dataclass

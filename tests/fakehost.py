@@ -39,7 +39,13 @@ class FakeHost:
         if not self.reachable:
             raise HostUnreachable(f"{self.name} cannot be reached")
 
-    def run(self, argv: list[str], *, stdin_text: Optional[str] = None) -> CommandResult:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin_text: Optional[str] = None,
+        environment: Optional[dict[str, str]] = None,
+    ) -> CommandResult:
         self._check()
         self.commands.append(list(argv))
         return self.answer(list(argv))

@@ -44,7 +44,7 @@ def test_every_adapter_has_the_whole_protocol(name: str) -> None:
     members += list(SchedulerAdapter.__annotations__)
     for member in set(members):
         assert hasattr(adapter, member), f"{type(adapter).__name__} has no {member}"
-    for method in ("status_command", "parse_status", "accounting_command", "cancel_command",
+    for method in ("status_command", "parse_status", "accounting_commands", "cancel_command",
                    "parse_accounting", "resource_shape"):  # fmt: skip
         assert inspect.ismethod(getattr(adapter, method)), method
 

@@ -19,7 +19,7 @@ from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
 from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
-from ..outcome import Outcome, decide
+from ..outcome import CANCELLED, FAILED, NOT_SUBMITTED, PENDING, Outcome, decide
 from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
 from ..runrecord import RunRecord, read_run_record
@@ -28,7 +28,8 @@ from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
 from .poller import poller_for, run_scheduler_command
-from .submission import submit
+from .submission import Submitted, submit
+from .throttle import Waiting, process_alive, queue_for, this_process
 
 if TYPE_CHECKING:
     from ..protocol import State
@@ -52,10 +53,13 @@ class BatchProxy(PacktivityProxyBase):
 
     @property
     def native_id(self) -> str:
-        return str(self.details()["native_id"])
+        """The scheduler's id of the job ("" while the submission waits for a queue slot)."""
+        return str(self.details().get("native_id") or "")
 
     def describe(self) -> str:
         details = self.details()
+        if not self.native_id:
+            return f"{details['backend']} step '{details['step']}' (not submitted)"
         return f"{details['backend']} job {details['native_id']} (step '{details['step']}')"
 
     @classmethod
@@ -67,6 +71,8 @@ class BatchProxy(PacktivityProxyBase):
         if details["backend"] not in SCHEDULERS:
             raise ProxyError(f"BatchProxy of unknown backend '{details['backend']}'")
         pattern = scheduler_adapter(details["backend"]).native_id_pattern
+        if details["native_id"] is None and isinstance(details.get("submitter"), dict):
+            return cls(details)  # a submission that waited for a queue slot
         if not isinstance(details["native_id"], str) or not re.fullmatch(
             pattern, details["native_id"]
         ):
@@ -90,13 +96,15 @@ class BatchBackend:
         scheduler_option: Any = None,
         ssh: Optional[str] = None,
         accept_new_host_key: Any = False,
+        queue_size: Any = None,
+        submit_rate_limit: Any = None,
         **resource_options: Any,
     ) -> None:
         unknown = set(resource_options) - set(RESOURCE_OPTIONS)
         if unknown:
             known = ", ".join(
                 ["config", "profile", "scheduler_option", "ssh", "accept_new_host_key"]
-                + list(RESOURCE_OPTIONS)
+                + ["queue_size", "submit_rate_limit", *RESOURCE_OPTIONS]
             )
             raise BackendError(
                 f"unknown option(s) {', '.join(sorted(unknown))} for -b {scheduler}; known: {known}"
@@ -122,6 +130,10 @@ class BatchBackend:
         self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
         self.poller = poller_for(
             self.adapter, self.host, resources_module.poll_settings_from_config_file(profile)
+        )
+        limits = {"queue_size": queue_size, "submit_rate_limit": submit_rate_limit}
+        self.queue = queue_for(
+            self.poller, resources_module.submit_limits(profile, limits, scheduler)
         )
 
     def bind(self, state: Optional[State]) -> Any:
@@ -176,38 +188,51 @@ class BatchBackend:
         body, resources = self.job_body(spec, parameters, state, metadata, self.exec_config)
         write_job_body(body, self.host)
         name = metadata["name"]
-        if self.adapter.detached:
-            submitted = detached.submit(self.host, body)
-        else:
-            submitted = submit(self.adapter, self.host, body, resources, name)
-        log.info("submitted %s as %s job %s", body.step, self.scheduler, submitted.native_id)
-        self.poller.watch([submitted.native_id])
         from .. import __version__
 
-        return BatchProxy(
-            {
-                "backend": self.scheduler,
-                "ssh": self.ssh,
-                "executor": self.adapter.psij_executor,
-                "native_id": submitted.native_id,
-                "psij_job_id": submitted.psij_job_id,
-                "job_name": name,
-                "step": body.step,
-                "spec": spec,
-                "parameters": parameters.json() if hasattr(parameters, "json") else parameters,
-                "state": state.json(),
-                "metadata": metadata,
-                "record": body.record_path,
-                "log": body.logfile,
-                "job_body": body.script_path,
-                "submit_script": submitted.submit_script,
-                "resources": resources.describe(),
-                "submitted": datetime.datetime.now(datetime.timezone.utc).isoformat(
+        details: dict[str, Any] = {
+            "backend": self.scheduler,
+            "ssh": self.ssh,
+            "executor": self.adapter.psij_executor,
+            "native_id": None,  # until it is submitted (it may wait for a queue slot)
+            "psij_job_id": None,
+            "job_name": name,
+            "step": body.step,
+            "spec": spec,
+            "parameters": parameters.json() if hasattr(parameters, "json") else parameters,
+            "state": state.json(),
+            "metadata": metadata,
+            "record": body.record_path,
+            "log": body.logfile,
+            "job_body": body.script_path,
+            "submit_script": None,
+            "resources": resources.describe(),
+            "submitted": None,
+            "packtivity_version": __version__,
+        }
+
+        def submit_now() -> Submitted:
+            if self.adapter.detached:
+                return detached.submit(self.host, body)
+            return submit(self.adapter, self.host, body, resources, name)
+
+        def submitted(job: Submitted) -> None:
+            log.info("submitted %s as %s job %s", body.step, self.scheduler, job.native_id)
+            self.poller.watch([job.native_id])
+            self.poller.watch_record(job.native_id, body.record_path)
+            details.update(
+                native_id=job.native_id,
+                psij_job_id=job.psij_job_id,
+                submit_script=job.submit_script,
+                submitted=datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="seconds"
                 ),
-                "packtivity_version": __version__,
-            }
-        )
+            )
+
+        if not self.queue.submit(Waiting(details, submit_now, submitted)):
+            details.setdefault("submitter", this_process())
+            log.info("%s %s", body.step, self.queue.waiting(body.record_path))
+        return BatchProxy(details)
 
     def job_body(
         self,
@@ -262,6 +287,8 @@ class BatchBackend:
 
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
         """How the job stands now (see :mod:`packtivity.outcome`)."""
+        if not proxy.native_id and not self._submitted_since(proxy):
+            return self._not_submitted(proxy)
         # A record seen by the poller's batched check (every second) decides at once when it
         # says the command exited cleanly.  Without one: the scheduler first, the record
         # second -- a job the scheduler saw end wrote its record before it ended, so the record
@@ -269,6 +296,8 @@ class BatchBackend:
         # "ended without a run record" would be reported).
         details = proxy.details()
         self.poller.watch_record(proxy.native_id, details["record"])
+        # A job the scheduler says ended by itself, with no record visible yet, is "ending" for
+        # the poller's grace period: the shared storage may show the record late.
         if max_age is None and self.poller.record_seen(proxy.native_id):
             # the cheap signal: a record written with a clean exit needs no scheduler; any
             # other record is classified with the scheduler's word (an end it imposed?)
@@ -278,7 +307,49 @@ class BatchBackend:
             return decide(proxy.describe(), record, self.poller.state(proxy.native_id, 0.0))
         scheduler_state = self.poller.state(proxy.native_id, max_age)
         record = self._own_record(proxy)
-        return decide(proxy.describe(), record, scheduler_state)
+        wait = self.poller.record_wait(proxy.native_id) if record is None else 0.0
+        return decide(proxy.describe(), record, scheduler_state, wait)
+
+    def _submitted_since(self, proxy: BatchProxy) -> bool:
+        """Whether this process has submitted the step of ``proxy`` (a copy of a proxy that
+        waited) since; the copy then gets the job's id."""
+        live = self.queue.details_of(proxy.details()["record"])
+        if live is None or live is proxy.details():
+            return False
+        for key in ("native_id", "psij_job_id", "submit_script", "submitted", "submit_error"):
+            proxy.details()[key] = live.get(key)
+        return bool(proxy.native_id)
+
+    def _not_submitted(self, proxy: BatchProxy) -> Outcome:
+        """The outcome of a step that waited for a queue slot and has not been submitted."""
+        details = proxy.details()
+        if details.get("submit_error"):
+            return Outcome(FAILED, None, f"{proxy.describe()}: {details['submit_error']}")
+        if details.get("withdrawn"):
+            return Outcome(CANCELLED, None, f"{proxy.describe()} was cancelled while it waited")
+        why = self.queue.waiting(details["record"])
+        if why is not None:
+            return Outcome(PENDING, None, f"{proxy.describe()}: {why}")
+        submitter = details.get("submitter") or {}
+        where = f"process {submitter.get('pid')} on {submitter.get('host')}"
+        alive = process_alive(submitter)
+        if alive is None:
+            return Outcome(
+                PENDING,
+                None,
+                f"{proxy.describe()}: waiting for a queue slot in {where} (another machine: "
+                "whether that process still runs cannot be told from here)",
+            )
+        if alive:
+            return Outcome(
+                PENDING, None, f"{proxy.describe()}: waiting for a queue slot in {where}"
+            )
+        return Outcome(
+            NOT_SUBMITTED,
+            None,
+            f"{proxy.describe()} was never submitted: it waited for a queue slot in {where}, "
+            "which ended first",
+        )
 
     def _own_record(self, proxy: BatchProxy) -> Optional[RunRecord]:
         """The proxy's run record, if there is one and it is this job's."""
@@ -298,7 +369,7 @@ class BatchBackend:
 
     def watch(self, proxy: Any) -> None:
         """Include this job in the poller's next status command (one command for all)."""
-        if isinstance(proxy, BatchProxy):
+        if isinstance(proxy, BatchProxy) and proxy.native_id:
             self.poller.watch([proxy.native_id])
             self.poller.watch_record(proxy.native_id, proxy.details()["record"])
 
@@ -358,6 +429,13 @@ class BatchBackend:
         return publish(details["spec"]["publisher"], parameters, state, self.pack_config)
 
     def cancel(self, proxy: BatchProxy) -> None:
+        if not proxy.native_id and not self._submitted_since(proxy):
+            if self.queue.withdraw(proxy.details()["record"]):
+                proxy.details()["withdrawn"] = True
+                return
+            raise BackendError(
+                f"{proxy.describe()} is not in the queue: {self._not_submitted(proxy).message}"
+            )
         job_name = str(proxy.details().get("job_name") or "")
         result = run_scheduler_command(
             self.host, self.scheduler, self.adapter.cancel_command(proxy.native_id, job_name)

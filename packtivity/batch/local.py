@@ -44,6 +44,8 @@ class LocalAdapter:
     job_name_attribute = ""
     job_id_variable = ""
     submit_program = "setsid"
+    shared_storage = False
+    command_environment: dict[str, str] = {}
     #: a process id above 1 (never the whole machine, ``kill -- -1``, nor one's own process
     #: group, ``kill -- -0``) and its start time
     native_id_pattern = r"([2-9]|[1-9][0-9]+)@[A-Za-z0-9_:]+"
@@ -79,13 +81,16 @@ class LocalAdapter:
                 states[native_id] = SchedulerState(s.ENDED, "gone")
         return states
 
-    def accounting_command(self, ids: list[str]) -> Optional[list[str]]:
-        return None
+    def accounting_commands(self, ids: list[str]) -> list[list[str]]:
+        return []
 
     def parse_accounting(
         self, returncode: int, stdout: str, stderr: str
-    ) -> dict[str, SchedulerState]:
-        return {}
+    ) -> Optional[dict[str, SchedulerState]]:
+        return None
+
+    def refused_for_a_limit(self, message: str) -> bool:
+        return False  # no scheduler, no limits
 
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         """Signal the job's process group, if the process of that id is still the job."""

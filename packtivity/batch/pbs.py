@@ -51,6 +51,8 @@ class PbsAdapter:
     job_name_attribute = "pbs.N"
     job_id_variable = "PBS_JOBID"
     submit_program = "qsub"
+    shared_storage = True
+    command_environment: dict[str, str] = {}
     native_id_pattern = r"[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?"  # 12.server, 12[].server
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
@@ -78,13 +80,19 @@ class PbsAdapter:
             raise TransientSchedulerError(f"qstat printed no JSON: {error}") from None
         return {job_id: _state(job) for job_id, job in jobs.items()}
 
-    def accounting_command(self, ids: list[str]) -> Optional[list[str]]:
-        return None  # qstat -x already reports finished jobs
+    def accounting_commands(self, ids: list[str]) -> list[list[str]]:
+        return []  # qstat -x already reports finished jobs
 
     def parse_accounting(
         self, returncode: int, stdout: str, stderr: str
-    ) -> dict[str, SchedulerState]:
-        return {}
+    ) -> Optional[dict[str, SchedulerState]]:
+        return None
+
+    def refused_for_a_limit(self, message: str) -> bool:
+        # qsub: "would exceed queue generic's per-user limit of jobs in 'Q' state",
+        # "Maximum number of jobs already in queue"
+        lowered = message.lower()
+        return "would exceed" in lowered or "maximum number of jobs already in queue" in lowered
 
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         return ["qdel", native_id]  # (qdel has no name filter; the id's form is checked)

@@ -25,6 +25,7 @@ from typing import Iterable, Optional
 from ..errors import BackendError
 from ..hosts import Host, HostUnreachable
 from ..hosts.base import CommandResult
+from . import sources
 from .scheduler import SchedulerAdapter, SchedulerState, TransientSchedulerError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ MAX_INTERVAL = 30.0
 BACKOFF = 2.0  #: the run records tell most ends; the scheduler is for the rest (see above)
 #: seconds between checks for the watched jobs' run records
 RECORD_INTERVAL = 1.0
+#: seconds a job that the scheduler says ended by itself may take to show its run record on
+#: the shared storage before it is "ended without its run record": NFS caches a directory's
+#: attributes up to 60 s by default (acdirmax), plus a poll interval or two.  Nextflow waits
+#: 270 s (exitReadTimeout); this reports a job that died before its record 3x sooner.
+RECORD_GRACE = 90.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class PollSettings:
     interval_min: float = MIN_INTERVAL  #: the scheduler, after a change
     interval_max: float = MAX_INTERVAL  #: the scheduler, at most this far apart while unchanged
     record_interval: float = RECORD_INTERVAL  #: the run records
+    record_grace: float = RECORD_GRACE  #: a run record not visible yet (see RECORD_GRACE)
 
 
 class StatusPoller:
@@ -59,6 +66,7 @@ class StatusPoller:
         self._watched: set[str] = set()
         self._known: dict[str, SchedulerState] = {}
         self._final: dict[str, SchedulerState] = {}  # never asked about again
+        self._final_seen_at: dict[str, float] = {}  # epoch seconds: when a final state came
         self._polled_at = float("-inf")
         self._lock = threading.RLock()
         self._records: dict[str, str] = {}  # job id -> its run record's path on the host
@@ -93,6 +101,30 @@ class StatusPoller:
                 self._recorded |= {waiting[path] for path in found}
             return job_id in self._recorded
 
+    def ended_since(self, job_id: str) -> Optional[float]:
+        """When ``job_id`` ended (epoch seconds): the scheduler's end time where it gives one,
+        else when this process first heard it had ended; None while it has not."""
+        with self._lock:
+            state = self._final.get(job_id)
+            if state is None:
+                return None
+            return state.ended_at or self._final_seen_at.get(job_id)
+
+    def record_wait(self, job_id: str) -> float:
+        """Seconds left of the grace period for the run record of a job that ended."""
+        if not self.adapter.shared_storage:
+            return 0.0  # the job ran on this host: its record is there or it never was
+        ended = self.ended_since(job_id)
+        if ended is None:
+            return self.settings.record_grace
+        return max(0.0, ended + self.settings.record_grace - time.time())
+
+    def ended(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` known to have ended: a final state or a run record seen (from the
+        answers at hand: nothing is asked)."""
+        with self._lock:
+            return {i for i in ids if i in self._final or i in self._recorded}
+
     def state(self, job_id: str, max_age: Optional[float] = None) -> Optional[SchedulerState]:
         """What the scheduler says of ``job_id`` (None: it does not know the job), polling when
         the last answer is older than ``max_age`` (default: the current interval)."""
@@ -126,6 +158,7 @@ class StatusPoller:
             for job_id, state in self._known.items():
                 if state.final:
                     self._final[job_id] = state
+                    self._final_seen_at.setdefault(job_id, time.time())
             self.interval = (
                 self.settings.interval_min
                 if changed
@@ -133,7 +166,9 @@ class StatusPoller:
             )
 
     def _run(self, argv: list[str]) -> CommandResult:
-        return run_scheduler_command(self.host, self.adapter.name, argv)
+        return run_scheduler_command(
+            self.host, self.adapter.name, argv, self.adapter.command_environment
+        )
 
     def _run_status(self, ids: list[str]) -> dict[str, SchedulerState]:
         result = self._run(self.adapter.status_command(ids))
@@ -141,19 +176,36 @@ class StatusPoller:
         return self.adapter.parse_status(ids, result.returncode, result.output, result.errors)
 
     def _run_accounting(self, ids: list[str]) -> dict[str, SchedulerState]:
-        command = self.adapter.accounting_command(ids)
-        if command is None:
+        """The first accounting source of the cluster that answers; the one that answered is
+        remembered (:mod:`.sources`), so that it alone is asked from then on."""
+        commands = self.adapter.accounting_commands(ids)
+        if not commands:
             return {}
-        result = self._run(command)
-        self.commands_run += 1
-        return self.adapter.parse_accounting(result.returncode, result.output, result.errors)
+        key = f"{self.adapter.name}@{self.host.name}"
+        known = sources.remembered(key, len(commands))
+        if known == sources.NONE:
+            return {}
+        order = [known] if known is not None else list(range(len(commands)))
+        for index in order:
+            result = self._run(commands[index])
+            self.commands_run += 1
+            states = self.adapter.parse_accounting(result.returncode, result.output, result.errors)
+            if states is not None:
+                if index != known:
+                    sources.remember(key, index)
+                return states
+        # the remembered source has gone (reconfigured cluster): all of them, next time
+        sources.remember(key, None if known is not None else sources.NONE)
+        return {}
 
 
-def run_scheduler_command(host: Host, scheduler: str, argv: list[str]) -> CommandResult:
+def run_scheduler_command(
+    host: Host, scheduler: str, argv: list[str], environment: Optional[dict[str, str]] = None
+) -> CommandResult:
     """``argv`` on ``host``; a scheduler command that is not there is :class:`BackendError`
     naming it (``-b slurm`` on a machine without Slurm), not an ``OSError``."""
     try:
-        return host.run(argv)
+        return host.run(argv, environment=environment)
     except FileNotFoundError:
         raise BackendError(
             f"'{argv[0]}' is not on the PATH of {host.name}: -b {scheduler} runs the "

@@ -175,7 +175,15 @@ def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
 
 
 #: config file settings that are not resources: the SSH target and how often to ask
-NOT_RESOURCES = ("ssh", "poll_interval_min", "poll_interval_max", "record_interval")
+NOT_RESOURCES = (
+    "ssh",
+    "poll_interval_min",
+    "poll_interval_max",
+    "record_interval",
+    "record_grace",
+    "queue_size",
+    "submit_rate_limit",
+)
 
 
 def from_config_file(profile: Optional[str] = None) -> Resources:
@@ -188,27 +196,43 @@ def from_config_file(profile: Optional[str] = None) -> Resources:
 
 
 def poll_settings_from_config_file(profile: Optional[str] = None) -> Any:
-    """The config file's ``poll_interval_min``, ``poll_interval_max`` and ``record_interval``
-    (seconds; the profile wins), with the defaults for what it does not set."""
+    """The config file's ``poll_interval_min``, ``poll_interval_max``, ``record_interval`` and
+    ``record_grace`` (seconds; the profile wins), with the defaults for what it does not set."""
     from .poller import PollSettings
 
     given: dict[str, float] = {}
     for values, source in _config_layers(profile):
-        for name in ("poll_interval_min", "poll_interval_max", "record_interval"):
+        for name in ("poll_interval_min", "poll_interval_max", "record_interval", "record_grace"):
             if values.get(name) is None:
                 continue
             value = values[name]
+            least = 0.0 if name == "record_grace" else 0.1
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
-                or not (0.1 <= value <= 3600)
+                or not (least <= value <= 3600)
             ):
-                raise BackendError(f"{name} in {source} must be seconds from 0.1 to 3600")
+                raise BackendError(f"{name} in {source} must be seconds from {least:g} to 3600")
             given[name.removeprefix("poll_")] = float(value)
     settings = PollSettings(**given)
     if settings.interval_min > settings.interval_max:
         raise BackendError("poll_interval_min is more than poll_interval_max in the config file")
     return settings
+
+
+def submit_limits(profile: Optional[str], options: dict[str, Any], scheduler: str) -> Any:
+    """``queue_size`` and ``submit_rate_limit`` from the config file, its profile, then the
+    backend's options (yadage's ``-k``, ``packtivity-run``'s flags); later wins."""
+    from .throttle import SubmitLimits, parse_queue_size, parse_rate
+
+    limits = SubmitLimits()
+    layers = [*_config_layers(profile), (options, f"the options of -b {scheduler}")]
+    for values, source in layers:
+        if values.get("queue_size") is not None:
+            limits = replace(limits, queue_size=parse_queue_size(values["queue_size"], source))
+        if values.get("submit_rate_limit") is not None:
+            limits = replace(limits, rate=parse_rate(values["submit_rate_limit"], source))
+    return limits
 
 
 def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:

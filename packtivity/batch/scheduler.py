@@ -50,6 +50,11 @@ class SchedulerAdapter(Protocol):
     native_id_pattern: str
     #: the program that submits a job (PSI/J runs it), checked for before a submission
     submit_program: str
+    #: True: jobs run on other machines than the one that submits them, so their run records
+    #: may show late on the shared storage (the poller's grace period); False: on this one
+    shared_storage: bool
+    #: added to the environment of the status and accounting commands
+    command_environment: dict[str, str]
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         """PSI/J ``ResourceSpecV1`` keywords for the one process of a step with ``cpus`` cores."""
@@ -68,15 +73,21 @@ class SchedulerAdapter(Protocol):
         """
         ...
 
-    def accounting_command(self, ids: list[str]) -> Optional[list[str]]:
-        """One command that reports on jobs that left the queue; None: the status command
-        already covers finished jobs."""
+    def accounting_commands(self, ids: list[str]) -> list[list[str]]:
+        """Commands that report on jobs that left the queue, each one a source that a cluster
+        may not have (the poller runs the first that answers, and remembers it); empty: the
+        status command already covers finished jobs."""
         ...
 
     def parse_accounting(
         self, returncode: int, stdout: str, stderr: str
-    ) -> dict[str, SchedulerState]:
-        """Like :meth:`parse_status`; empty when there is no accounting to ask."""
+    ) -> Optional[dict[str, SchedulerState]]:
+        """Like :meth:`parse_status`; None when this source is not there on the cluster."""
+        ...
+
+    def refused_for_a_limit(self, message: str) -> bool:
+        """Whether the submit program's complaint ``message`` is a refusal for a per-user or
+        per-account limit (the job can be submitted once fewer jobs are queued)."""
         ...
 
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:

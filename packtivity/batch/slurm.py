@@ -1,8 +1,13 @@
-"""Slurm: ``squeue -j`` for jobs in the queue, ``sacct`` (or ``sacct -c``) once they left it."""
+"""Slurm: ``squeue -j`` for jobs in the queue, ``sacct`` (or ``sacct -c``) once they left it.
+
+Times are asked for as seconds since the epoch (``SLURM_TIME_FORMAT=%s``): the end time of a
+finished job starts its grace period for a run record not yet visible on the shared storage.
+"""
 
 from __future__ import annotations
 
-import shlex
+import re
+from dataclasses import replace
 from typing import Any, Optional
 
 from . import scheduler as s
@@ -38,22 +43,30 @@ STATES = {
 }
 
 
-def _state(native: str, reason: str = "") -> SchedulerState:
+def _state(native: str, reason: str = "", end: str = "") -> SchedulerState:
     # sacct writes "CANCELLED by 1000"
     word = native.split()[0] if native.strip() else ""
-    return SchedulerState(STATES.get(word, s.PENDING if word else s.ENDED), word, reason)
+    state = SchedulerState(STATES.get(word, s.PENDING if word else s.ENDED), word, reason)
+    if state.final and end.isdigit():  # a pending or running job's %e is its expected end
+        state = replace(state, ended_at=float(end))
+    return state
 
 
-def _parse_table(stdout: str) -> dict[str, SchedulerState]:
+#: the columns of each command's lines
+SQUEUE_COLUMNS = ("id", "state", "reason", "end")  # --format=%i|%T|%r|%e
+SACCT_COLUMNS = ("id", "state", "end")  # --format=JobID,State,End
+
+
+def _parse_table(stdout: str, columns: tuple[str, ...]) -> dict[str, SchedulerState]:
     states: dict[str, SchedulerState] = {}
     for line in stdout.splitlines():
-        fields = line.strip().split("|")
-        if len(fields) < 2 or not fields[0]:
+        row = dict(zip(columns, line.strip().split("|")))
+        job_id = row.get("id", "")
+        if not job_id or "state" not in row:
             continue
-        job_id = fields[0]
         if "." in job_id:  # job steps (123.batch) in sacct output
             continue
-        states[job_id] = _state(fields[1], fields[2] if len(fields) > 2 else "")
+        states[job_id] = _state(row["state"], row.get("reason", ""), row.get("end", ""))
     return states
 
 
@@ -65,6 +78,9 @@ class SlurmAdapter:
     job_id_variable = "SLURM_JOB_ID"
     native_id_pattern = r"[0-9]+(_[0-9]+)?"  # a job, or an element of an array
     submit_program = "sbatch"
+    #: times in epoch seconds, in every status and accounting command's output
+    command_environment = {"SLURM_TIME_FORMAT": "%s"}
+    shared_storage = True
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:
         return {"process_count": 1, "cpu_cores_per_process": cpus}
@@ -75,7 +91,7 @@ class SlurmAdapter:
             "--noheader",
             "--states=all",
             "--jobs=" + ",".join(ids),
-            "--format=%i|%T|%r",
+            "--format=%i|%T|%r|%e",
         ]
 
     def parse_status(
@@ -85,23 +101,33 @@ class SlurmAdapter:
             if "invalid job id" in stderr.lower():
                 return {}  # none of the jobs is in the queue any more
             raise TransientSchedulerError(stderr.strip() or f"squeue exited with {returncode}")
-        return _parse_table(stdout)
+        return _parse_table(stdout, SQUEUE_COLUMNS)
 
-    def accounting_command(self, ids: list[str]) -> Optional[list[str]]:
-        # the accounting database, else the job completion log (JobCompType=jobcomp/filetxt):
-        # one command either way, so that a poll cycle stays at two commands at most
-        jobs = "--jobs=" + ",".join(ids)
-        query = f"--allocations --noheader --parsable2 {shlex.quote(jobs)} --format=JobID,State"
-        return ["sh", "-c", f"sacct {query} 2>/dev/null || sacct --completion {query}"]
+    def accounting_commands(self, ids: list[str]) -> list[list[str]]:
+        # the accounting database (slurmdbd), else the job completion log
+        # (JobCompType=jobcomp/filetxt); the poller remembers which one answers
+        query = [
+            "--allocations",
+            "--noheader",
+            "--parsable2",
+            "--jobs=" + ",".join(ids),
+            "--format=JobID,State,End",
+        ]
+        return [["sacct", *query], ["sacct", "--completion", *query]]
 
     def parse_accounting(
         self, returncode: int, stdout: str, stderr: str
-    ) -> dict[str, SchedulerState]:
+    ) -> Optional[dict[str, SchedulerState]]:
         if returncode != 0:
             if is_transient(stderr):
                 raise TransientSchedulerError(stderr.strip())
-            return {}  # no accounting here: jobs that left the queue are unknown to Slurm
-        return _parse_table(stdout)
+            return None  # this source is not there ("accounting storage is disabled")
+        return _parse_table(stdout, SACCT_COLUMNS)
+
+    def refused_for_a_limit(self, message: str) -> bool:
+        # sbatch: "QOSMaxSubmitJobPerUserLimit", "AssocMaxSubmitJobLimit", "AssocGrp...",
+        # "Job violates accounting/QOS policy (job submit limit, ...)"
+        return bool(re.search(r"\b(QOS|Assoc)(Max|Grp)\w*Limit\b|job submit limit", message))
 
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         # --name: only the job of that id *and* name (a proxy naming another job cancels none)

@@ -41,6 +41,11 @@ class SubmissionError(BadInput):
     """The scheduler refused the job (bad partition, too many CPUs, ...); nothing runs."""
 
 
+class LimitRefused(SubmissionError):
+    """The scheduler refused the job for a per-user or per-account limit (too many jobs
+    queued): it can be submitted later (:mod:`packtivity.batch.throttle` holds it)."""
+
+
 @dataclass(frozen=True)
 class Submitted:
     native_id: str
@@ -129,6 +134,8 @@ def submit(
                 time.sleep(delay)
                 delay *= 2
                 continue
+            if adapter.refused_for_a_limit(message):
+                raise LimitRefused(message) from None
             raise SubmissionError(f"{adapter.name} refused the job: {message}") from None
     script = os.path.join(psij_dir, f"{job.id}.job")
     return Submitted(str(job.native_id), job.id, script)

@@ -30,8 +30,15 @@ class Host(Protocol):
     #: how messages name this machine ("this machine", "user@cluster")
     name: str
 
-    def run(self, argv: list[str], *, stdin_text: Optional[str] = None) -> CommandResult:
-        """Run ``argv`` to completion, capturing stdout and stderr."""
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin_text: Optional[str] = None,
+        environment: Optional[dict[str, str]] = None,
+    ) -> CommandResult:
+        """Run ``argv`` to completion, capturing stdout and stderr; ``environment`` is added
+        to the command's environment there."""
         ...
 
     def run_streamed(

@@ -21,9 +21,16 @@ class LocalHost:
 
     name = "this machine"
 
-    def run(self, argv: list[str], *, stdin_text: Optional[str] = None) -> CommandResult:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin_text: Optional[str] = None,
+        environment: Optional[dict[str, str]] = None,
+    ) -> CommandResult:
         done = subprocess.run(
             argv,
+            env={**os.environ, **environment} if environment else None,
             input=stdin_text if stdin_text is not None else "",
             capture_output=True,
             text=True,

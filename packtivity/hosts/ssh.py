@@ -115,8 +115,16 @@ class SshHost:
 
     # ---- commands ---------------------------------------------------------------------------
 
-    def run(self, argv: list[str], *, stdin_text: Optional[str] = None) -> CommandResult:
+    def run(
+        self,
+        argv: list[str],
+        *,
+        stdin_text: Optional[str] = None,
+        environment: Optional[dict[str, str]] = None,
+    ) -> CommandResult:
         chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+        if environment:  # as the login shell there runs it: NAME=value program args
+            argv = [*(f"{name}={value}" for name, value in environment.items()), *argv]
         returncode = self._execute(argv, stdin_text, COMMAND_TIMEOUT, chunks, None)
         return CommandResult(
             returncode,

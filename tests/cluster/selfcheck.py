@@ -1,7 +1,8 @@
-"""The test cluster's self-checks (``tests/cluster/cluster check``): real Slurm, sacct after the
-queue forgets a job, real Apptainer with each test image, sshd with strict host keys
-(paramiko), PBS commands on Slurm.  They test the cluster, not packtivity: ``./dev test`` runs
-them before the package's tests, so that a broken cluster is reported as such."""
+"""The test cluster's self-checks (``tests/cluster/cluster check``): real Slurm, slurmdbd's
+sacct after the queue forgets a job, associations and cgroup memory enforced, real Apptainer
+with each test image, sshd with strict host keys (paramiko), PBS commands on Slurm.  They test
+the cluster, not packtivity: ``./dev test`` runs them before the package's tests, so that a
+broken cluster is reported as such."""
 
 from __future__ import annotations
 
@@ -47,8 +48,28 @@ def test_sacct_reports_a_job_that_left_the_queue(slurm: Cluster, shared_workdir:
     while run("squeue", "-h", "-j", job_id).returncode == 0:
         assert time.monotonic() < deadline, f"job {job_id} never left the queue"
         time.sleep(2)
-    acct = run("sacct", "-c", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode").stdout
-    assert f"{job_id}|FAILED|3:0" in acct.splitlines(), acct
+    acct = run("sacct", "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode").stdout
+    assert f"{job_id}|FAILED|3:0" in acct.splitlines(), acct  # slurmdbd's, not sacct -c's
+
+
+def test_associations_are_enforced(slurm: Cluster) -> None:
+    """As at production sites: a job of an account the user is not in is refused at submit."""
+    r = run("sbatch", "--parsable", "-A", "nosuchaccount", "-o", "/dev/null", "--wrap", "true")
+    assert r.returncode != 0 and "Invalid account" in r.stderr, (r.stdout, r.stderr)
+    assoc = run("sacctmgr", "-n", "-P", "show", "assoc", "where", "account=physics",
+                "format=user").stdout.split()  # fmt: skip
+    assert "root" in assoc and slurm.ssh_user in assoc, assoc
+
+
+def test_memory_is_enforced_by_cgroups(slurm: Cluster, shared_workdir: Path) -> None:
+    """task/cgroup with ConstrainRAMSpace: 200 MB allocated in a job of 50 MB."""
+    r = run(
+        "sbatch", "--parsable", "--wait", "--mem=50M", "-o", "/dev/null", "--wrap",
+        "python3 -c 'x = bytearray(200 * 1024 * 1024)'", cwd=shared_workdir, timeout=120,
+    )  # fmt: skip
+    job_id = r.stdout.strip()
+    show = run("scontrol", "show", "job", job_id).stdout
+    assert "JobState=OUT_OF_MEMORY" in show, show
 
 
 @pytest.mark.parametrize("image", sorted(p.stem for p in CONTAINERS.glob("*.def")))

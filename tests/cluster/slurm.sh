@@ -24,7 +24,8 @@
 #   slurm.sh redis-up     Debian's redis-server on 127.0.0.1:$REDIS_UP_PORT [6390], no disk
 #                            persistence, log in $BASE/redis/redis.log (the Celery broker)
 #   slurm.sh redis-down | redis-status
-#   slurm.sh up | down    start+ssh-up | ssh-down+stop
+#   slurm.sh assoc        the account, users and QOS of slurmdbd accounting (idempotent)
+#   slurm.sh up | down    start+ssh-up+assoc | ssh-down+stop
 #   slurm.sh conf         print the slurm.conf that start would write
 #
 # Safety rules this script keeps:
@@ -43,7 +44,10 @@
 #   SLURM_UP_CPUS        CPUs of the node              [$(nproc)]
 #   SLURM_UP_MEM_MB      RealMemory                    [1024]
 #   SLURM_UP_MIN_JOB_AGE MinJobAge seconds             [300]
-#   SLURM_UP_ACCOUNTING  none | filetxt | slurmdbd     [filetxt]
+#   SLURM_UP_ACCOUNTING  none | filetxt | slurmdbd     [slurmdbd]
+#                        (slurmdbd: MariaDB, associations and QOS limits enforced, the
+#                        account physics with root and the ssh user in it)
+#   SLURM_UP_CGROUP      yes | no: cgroup v1 process tracking and memory enforcement [yes]
 #   SLURM_UP_SCHED_PARAMS SchedulerParameters (empty = Slurm defaults)
 #                        [batch_sched_delay=0]
 #   SLURM_UP_TIMEOUT     seconds to wait for a daemon  [30]
@@ -61,7 +65,9 @@ CPUS=${SLURM_UP_CPUS:-$(nproc)}
 MEM=${SLURM_UP_MEM_MB:-2048}
 MAXTIME=${SLURM_UP_MAX_TIME:-30}
 MINJOBAGE=${SLURM_UP_MIN_JOB_AGE:-10}
-ACCT=${SLURM_UP_ACCOUNTING:-filetxt}
+ACCT=${SLURM_UP_ACCOUNTING:-slurmdbd}
+CGROUP=${SLURM_UP_CGROUP:-yes}
+ACCOUNT=physics
 SCHED_PARAMS=${SLURM_UP_SCHED_PARAMS-batch_sched_delay=0}
 T=${SLURM_UP_TIMEOUT:-30}
 CLUSTER=testcluster
@@ -75,6 +81,7 @@ RUN=$BASE/run
 LOG=$BASE/log
 SSHD_DIR=$BASE/ssh
 DBD_CONF=$(dirname "$CONF")/slurmdbd.conf
+CGROUP_CONF=$(dirname "$CONF")/cgroup.conf
 MUNGE_PID=$RUN/munge/munged.pid
 CTLD_PID=$RUN/slurmctld.pid
 SLURMD_PID=$RUN/slurmd.pid
@@ -165,7 +172,7 @@ do_install() {
 
 gen_conf() {
     cat <<EOF
-# Written by tests/cluster/slurm.sh -- single-node test cluster, no cgroups, no systemd.
+# Written by tests/cluster/slurm.sh -- single-node test cluster, no systemd.
 ClusterName=$CLUSTER
 SlurmctldHost=localhost
 AuthType=auth/munge
@@ -182,12 +189,9 @@ SlurmctldLogFile=$LOG/slurmctld.log
 SlurmdLogFile=$LOG/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-# no cgroups: plain /proc process tracking, no task binding
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+$(gen_tracking)
 SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
+SelectTypeParameters=CR_CPU_Memory
 SchedulerType=sched/backfill
 ${SCHED_PARAMS:+SchedulerParameters=$SCHED_PARAMS}
 MpiDefault=none
@@ -215,6 +219,8 @@ EOF
         echo "AccountingStorageType=accounting_storage/slurmdbd"
         echo "AccountingStorageHost=localhost"
         echo "AccountingStoragePort=6819"
+        echo "# as at production sites: no association, no job; QOS and account limits hold"
+        echo "AccountingStorageEnforce=associations,limits,qos,safe"
         echo "JobCompType=jobcomp/none" ;;
     none)
         echo "JobCompType=jobcomp/none"
@@ -225,6 +231,36 @@ EOF
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 # a time and a memory limit, so that TIMEOUT and memory limits can be exercised
 PartitionName=debug Nodes=ALL Default=YES MaxTime=$MAXTIME DefaultTime=10 MaxMemPerNode=$MEM DefMemPerCPU=256 State=UP
+EOF
+}
+
+# process tracking and memory: cgroup v1 (what this machine kind mounts) with the job's memory
+# request as a hard limit, so that a job allocating past --mem ends OUT_OF_MEMORY
+gen_tracking() {
+    if [ "$CGROUP" = yes ]; then
+        echo "ProctrackType=proctrack/cgroup"
+        echo "TaskPlugin=task/cgroup"
+        echo "JobAcctGatherType=jobacct_gather/cgroup"
+        echo "JobAcctGatherFrequency=task=5"
+    else
+        echo "# no cgroups: plain /proc process tracking, no task binding, memory not enforced"
+        echo "ProctrackType=proctrack/linuxproc"
+        echo "TaskPlugin=task/none"
+        echo "JobAcctGatherType=jobacct_gather/none"
+    fi
+}
+
+gen_cgroup_conf() {
+    cat <<EOF
+# Written by tests/cluster/slurm.sh -- cgroup v1, mounted by the machine (not by Slurm)
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+CgroupAutomount=no
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
+AllowedSwapSpace=0
+ConstrainCores=no
+ConstrainDevices=no
 EOF
 }
 
@@ -338,6 +374,24 @@ start_dbd() {
     fi
 }
 
+# associations (needed: AccountingStorageEnforce=associations): the account $ACCOUNT with root
+# and the ssh user in it, under the QOS normal; normal's per-user limits are cleared, so that
+# a test that set one and died leaves nothing behind (tests set them with sacctmgr)
+do_assoc() {
+    [ "$ACCT" = slurmdbd ] || return 0
+    local u
+    timeout 20 sacctmgr -i -Q add account "$ACCOUNT" Description=test Organization=test >/dev/null 2>&1
+    for u in root "$SSH_USER"; do
+        id "$u" >/dev/null 2>&1 || continue
+        timeout 20 sacctmgr -n -P show assoc where user="$u" account="$ACCOUNT" format=user | grep -qx "$u" \
+            || timeout 20 sacctmgr -i -Q add user "$u" account="$ACCOUNT" DefaultAccount="$ACCOUNT" >/dev/null \
+            || die "sacctmgr add user $u failed"
+    done
+    timeout 20 sacctmgr -i -Q modify qos normal set MaxSubmitJobsPerUser=-1 MaxJobsPerUser=-1 \
+        GrpSubmitJobs=-1 >/dev/null 2>&1
+    log "associations: account $ACCOUNT, users root $SSH_USER, QOS normal without per-user limits"
+}
+
 # ------------------------------------------------------------------ slurm ---
 
 ctld_ok() { timeout 5 scontrol ping 2>/dev/null | grep -q 'is UP'; }
@@ -354,6 +408,13 @@ do_start() {
     write_if_changed "$BASE/plugstack.conf" 0644 \
         < <(echo "required /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/slurm-wlm/spank_pbs.so")
     write_if_changed "$CONF" 0644 < <(gen_conf)
+    case "$CGROUP" in
+        yes) [ -w /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/freezer ] \
+                 || die "SLURM_UP_CGROUP=yes needs the cgroup v1 memory and freezer controllers mounted writable at /sys/fs/cgroup (SLURM_UP_CGROUP=no runs without memory enforcement)"
+             write_if_changed "$CGROUP_CONF" 0644 < <(gen_cgroup_conf) ;;
+        no) ;;
+        *) die "SLURM_UP_CGROUP must be yes|no" ;;
+    esac
     local conf_changed=$CHANGED
     start_munge
     if [ "$ACCT" = slurmdbd ]; then start_dbd
@@ -691,7 +752,8 @@ case "${1:-}" in
     redis-up)        do_redis_up ;;
     redis-down)      do_redis_down ;;
     redis-status)    do_redis_status ;;
-    up)         do_start && do_ssh_up ;;
+    up)         do_start && do_ssh_up && do_assoc ;;
+    assoc)      do_assoc ;;
     down)       do_ssh_down; do_stop ;;
     *) sed -n '2,20p' "$0"; exit 2 ;;
 esac

@@ -69,4 +69,4 @@ def test_cancel_signals_only_a_process_that_is_still_the_job() -> None:
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait()
-    assert LocalAdapter().accounting_command([JOB]) is None
+    assert LocalAdapter().accounting_commands([JOB]) == []
