@@ -36,6 +36,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
         "throughput": lambda: slurm_cases.throughput(200),
         "ssh": lambda: [slurm_cases.ssh_submission(100)],
         "end-detection": lambda: slurm_cases.end_detection(),
+        "scatter-limit": lambda: slurm_cases.scatter_under_a_submit_limit(),
     }
 
 

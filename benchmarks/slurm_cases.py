@@ -409,3 +409,66 @@ def _lateness(runs: list[tuple[Path, Any]]) -> list[float]:
                 exited[index] = time.time()
         time.sleep(0.05)
     return [exited[i] - float((work / "end.txt").read_text()) for i, (work, _) in enumerate(runs)]
+
+
+# ---- 9. a site's submit limit ----------------------------------------------------------------
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / "tests" / "workflows"
+
+
+def scatter_under_a_submit_limit(items: int = 500, limit: int = 50) -> list[Row]:
+    """A yadage map over ``items`` trivial steps with ``-b slurm``, as the test cluster's QOS
+    allows it (no limit), then with ``MaxSubmitJobsPerUser=limit`` on QOS normal (set with
+    ``sacctmgr``, cleared afterwards): wall time of each, and the most of this user's jobs seen
+    pending or running (``squeue`` every 0.5 s).  Default ``queue_size`` (100) in both."""
+    rows = []
+    seconds: dict[str, float] = {}
+    for label, qos_limit in (("no limit", -1), (f"MaxSubmitJobsPerUser={limit}", limit)):
+        _set_submit_limit(qos_limit)
+        try:
+            with scratch("scatter") as directory:
+                most, refusals, elapsed = _yadage_scatter(directory, items)
+        finally:
+            _set_submit_limit(-1)
+        seconds[label] = elapsed
+        rows.append((label, elapsed, most, refusals))
+    unlimited = seconds["no limit"]
+    return [
+        Row(
+            f"{items}-step yadage scatter, `-b slurm`, QOS {label}", elapsed,
+            "the same scatter without a QOS limit", unlimited if label != "no limit" else None,
+            "all succeed, never more than the limit queued", True,
+            note=f"most queued {most}; {refusals} refusals held, none failed",
+        )
+        for label, elapsed, most, refusals in rows
+    ]  # fmt: skip
+
+
+def _set_submit_limit(limit: int) -> None:
+    subprocess.run(
+        ["sacctmgr", "-i", "-Q", "modify", "qos", "normal", "set", f"MaxSubmitJobsPerUser={limit}"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _yadage_scatter(directory: Path, items: int) -> tuple[int, int, float]:
+    """(most jobs queued, refusals logged, seconds) of one yadage run of the map/reduce."""
+    argv = [str(BIN / "yadage-run"), "-t", str(WORKFLOWS), str(directory / "work"),
+            "mapreduce.yml", "-b", "slurm", "-p", f"items={list(range(1, items + 1))}"]  # fmt: skip
+    most = 0
+    start = time.perf_counter()
+    with open(directory / "yadage.log", "w") as log:
+        process = subprocess.Popen(argv, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            queued = subprocess.run(["squeue", "-h", "--me", "-t", "PENDING,RUNNING", "-o", "%i"],
+                                    capture_output=True, text=True).stdout.split()  # fmt: skip
+            most = max(most, len(queued))
+            time.sleep(0.5)
+    elapsed = time.perf_counter() - start
+    text = (directory / "yadage.log").read_text()
+    total = (directory / "work" / "reduce" / "total.txt").read_text().strip()
+    if process.returncode != 0 or total != str(sum(n * n for n in range(1, items + 1))):
+        raise RuntimeError(f"the scatter failed (exit {process.returncode}): {text[-2000:]}")
+    return most, text.count("refused for a limit"), elapsed

@@ -377,10 +377,10 @@ def test_wait_survives_a_controller_outage(slurm, cli, tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            running = subprocess.run(
-                ["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True, text=True
+            running = subprocess.run(  # this test's job: its directory is in tmp_path
+                ["squeue", "-h", "-t", "R", "-o", "%i %Z"], capture_output=True, text=True
             ).stdout
-            if running.strip():
+            if str(tmp_path) in running:
                 break
             time.sleep(0.5)
         else:

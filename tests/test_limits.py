@@ -236,3 +236,66 @@ def test_a_run_record_that_never_shows_fails_after_the_grace_period(
     step = checked(cli, tmp_path, env)
     assert (step["status"], step["finished"], step["succeeded"]) == ("failed", True, False), step
     assert "without writing its run record" in step["message"]
+
+
+# ---- a step that waits for a queue slot ------------------------------------------------------
+
+WAITING_SUBMITTER = """
+import json, sys
+from packtivity.batch.backend import BatchBackend
+from packtivity.statecontexts import LocalFSState
+
+work = sys.argv[1]
+backend = BatchBackend("slurm", queue_size=1)
+def spec(cmd):
+    return {"process": {"process_type": "string-interpolated-cmd", "cmd": cmd},
+            "environment": {"environment_type": "localproc-env"},
+            "publisher": {"publisher_type": "interpolated-pub", "publish": {}}}
+first = backend.submit(spec("sleep 60"), {}, LocalFSState([work + "/a"]), {"name": "first"})
+second = backend.submit(spec("true"), {}, LocalFSState([work + "/b"]), {"name": "second"})
+open(work + "/first.json", "w").write(json.dumps(first.json()))
+open(work + "/second.json", "w").write(json.dumps(second.json()))
+print(first.native_id, flush=True)
+sys.stdin.readline()  # until the test says to end
+"""
+
+
+def test_a_step_waiting_for_a_queue_slot_says_so_and_is_never_lost(
+    slurm, cli, tmp_path: Path
+) -> None:
+    """queue_size=1, two steps: the second waits in the process.  Its saved proxy says
+    "waiting for a queue slot" while that process runs, and "never submitted" once it has
+    ended -- never succeeded, never silently gone."""
+    (tmp_path / "submit.py").write_text(WAITING_SUBMITTER)
+    process = subprocess.Popen(
+        [sys.executable, str(tmp_path / "submit.py"), str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    first = ""
+    try:
+        first = (process.stdout.readline() if process.stdout else "").strip()
+        assert first.isdigit(), "the first step was not submitted at once"
+        saved = json.loads((tmp_path / "second.json").read_text())["proxydetails"]
+        assert saved["native_id"] is None and saved["submitter"]["pid"] == process.pid
+        r = cli("packtivity-checkproxy", "--json", "second.json", cwd=tmp_path)
+        step = json.loads(r.stdout)["steps"][0]
+        assert (step["status"], step["finished"]) == ("pending", False), step
+        assert f"waiting for a queue slot in process {process.pid}" in step["message"]
+        assert r.returncode == 0
+    finally:
+        if process.stdin:
+            process.stdin.write("\n")
+            process.stdin.close()
+        process.wait(timeout=60)
+        if first:
+            subprocess.run(["scancel", first], capture_output=True)
+    r = cli("packtivity-checkproxy", "--json", "second.json", cwd=tmp_path)
+    step = json.loads(r.stdout)["steps"][0]
+    assert (step["status"], step["finished"], step["succeeded"]) == (
+        "not_submitted",
+        True,
+        False,
+    ), step
+    assert "was never submitted" in step["message"] and r.returncode == 1
