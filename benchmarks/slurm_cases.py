@@ -471,4 +471,4 @@ def _yadage_scatter(directory: Path, items: int) -> tuple[int, int, float]:
     total = (directory / "work" / "reduce" / "total.txt").read_text().strip()
     if process.returncode != 0 or total != str(sum(n * n for n in range(1, items + 1))):
         raise RuntimeError(f"the scatter failed (exit {process.returncode}): {text[-2000:]}")
-    return most, text.count("refused for a limit"), elapsed
+    return most, text.count("refused a job for a limit"), elapsed

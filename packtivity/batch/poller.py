@@ -125,6 +125,11 @@ class StatusPoller:
         with self._lock:
             return {i for i in ids if i in self._final or i in self._recorded}
 
+    def finished(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that the scheduler has said ended (nothing is asked)."""
+        with self._lock:
+            return {i for i in ids if i in self._final}
+
     def state(self, job_id: str, max_age: Optional[float] = None) -> Optional[SchedulerState]:
         """What the scheduler says of ``job_id`` (None: it does not know the job), polling when
         the last answer is older than ``max_age`` (default: the current interval)."""

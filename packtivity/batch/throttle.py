@@ -142,6 +142,9 @@ class SubmitQueue:
         self._cond = threading.Condition()
         self._waiting: deque[Waiting] = deque()
         self._in_queue: set[str] = set()  # native ids of this process's jobs not known ended
+        # ... not known ended by the scheduler (it counts a job for its limits until then,
+        # a moment after the run record shows)
+        self._counted: set[str] = set()
         self._times: deque[float] = deque()  # monotonic times of recent submissions
         self._held: Optional[tuple[int, float, str]] = None  # (below, since, why)
         self._thread: Optional[threading.Thread] = None
@@ -205,11 +208,13 @@ class SubmitQueue:
 
     def _slot_free(self) -> bool:
         self._in_queue -= self.poller.ended(self._in_queue)
+        self._counted -= self.poller.finished(self._counted)
         now = time.monotonic()
         if self._held is not None:
+            # a limit refused a job: retry once the scheduler itself counts one job fewer
             below, since, _ = self._held
             waited_out = below == 0 and now - since >= self.poller.settings.interval_max
-            if len(self._in_queue) >= below > 0 or (below == 0 and not waited_out):
+            if len(self._counted) >= below > 0 or (below == 0 and not waited_out):
                 return False
             self._held = None
         if len(self._in_queue) >= self.limits.queue_size:
@@ -224,7 +229,7 @@ class SubmitQueue:
 
     def _hold(self, why: str) -> None:
         self.refusals += 1
-        self._held = (len(self._in_queue), time.monotonic(), f"refused for a limit ({why})")
+        self._held = (len(self._counted), time.monotonic(), f"refused for a limit ({why})")
         log.warning(
             "the scheduler refused a job for a limit (%s): holding submissions until one of "
             "this process's %d jobs in the queue ends",
@@ -236,6 +241,7 @@ class SubmitQueue:
         submitted = item.submit()
         self._times.append(time.monotonic())
         self._in_queue.add(submitted.native_id)
+        self._counted.add(submitted.native_id)
         self.most_in_queue = max(self.most_in_queue, len(self._in_queue))
         item.submitted(submitted)
 
@@ -257,10 +263,13 @@ class SubmitQueue:
                 if self._slot_free():
                     self._submit_head()
                     continue
-                probe = next(iter(self._in_queue), None)
+                held = self._held is not None
+                probe = next(iter(self._counted if held else self._in_queue), None)
             if probe is not None:  # learn of ends: one batched record check, the scheduler
                 try:  # when its interval is up (both for every watched job)
-                    if not self.poller.record_seen(probe):
+                    if held:  # only the scheduler's count frees a slot now
+                        self.poller.state(probe, self.poller.settings.interval_min)
+                    elif not self.poller.record_seen(probe):
                         self.poller.state(probe)
                 except HostUnreachable as error:
                     log.warning("%s; asking again later", error)
