@@ -239,11 +239,14 @@ def ssh(cluster: Cluster) -> Cluster:
 
 
 @pytest.fixture(scope="session")
-def pbs(slurm: Cluster) -> Cluster:
-    """PBS commands on Slurm: Slurm's Torque wrappers plus the project's qstat -F json adapter."""
-    if not (slurm.pbs_bin / "qstat").exists() or not shutil.which("qsub"):
-        pytest.fail("PBS commands on Slurm are missing: is the test cluster up?")
-    return slurm
+def pbs(cluster: Cluster) -> Cluster:
+    """The test cluster's OpenPBS 23.06.06: its head (server, scheduler, MoM) is the host
+    pbs-head in a network namespace of its own; its commands are first on the PATH."""
+    if shutil.which("qsub") != str(cluster.pbs_bin / "qsub"):
+        pytest.fail(f"qsub on the PATH is not {cluster.pbs_bin}/qsub: is the test cluster up?")
+    if not _answers([str(cluster.pbs_bin / "qstat"), "-B"]):
+        pytest.fail("the OpenPBS server does not answer qstat -B: is the test cluster up?")
+    return cluster
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Batch backends on the test cluster's real Slurm (``-b slurm``), PSI/J's local executor
-(``-b local``) and the PBS commands on Slurm (``-b pbs``: Slurm's Torque wrappers plus the
-project's ``qstat -F json`` adapter -- not a PBS server).
+(``-b local``) and its real OpenPBS (``-b pbs``; the PBS-only cases are in test_pbs.py).
 
 Every test submits real jobs and checks them from new processes (``packtivity-checkproxy``),
 the way a user does.  Parsers of scheduler output are also tested on recorded output.

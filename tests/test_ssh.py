@@ -94,7 +94,7 @@ def payload_spec() -> dict:
     )
 
 
-@pytest.mark.parametrize("backend", ["slurm", "local"])
+@pytest.mark.parametrize("backend", ["slurm", "local", "pbs"])
 def test_submit_wait_publish_over_ssh(laptop: Laptop, apptainer, cli, tmp_path, backend) -> None:
     """A container step through ``--ssh testcluster``: the work directory's path has a space and
     ``$(...)``, the parameter has spaces and ``$(touch ...)``; both arrive verbatim and nothing

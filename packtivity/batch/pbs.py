@@ -1,12 +1,25 @@
-"""PBS Pro: ``qstat -f -F json -x`` reports on queued, running and finished jobs alike.
+"""PBS Pro / OpenPBS: ``qstat -f -F json -x`` reports on queued, running and finished jobs.
 
-Tested on the test cluster's "PBS commands on Slurm" layer (Slurm's Torque wrappers plus a
-``qstat -F json`` adapter) and against recorded JSON; not against a PBS server.
+Tested against the test cluster's real OpenPBS 23.06.06 and recorded JSON from it.  What real
+PBS reports for each way a job ends (job history on):
+
+* finished by itself: ``F``, substate 92 (finished) or 93 (failed), ``Exit_status`` the job
+  script's -- 0 for PSI/J's scripts whatever the command did (the run record has its code);
+* walltime: ``F``, substate 93, ``Exit_status`` -29 (JOB_EXEC_KILL_WALLTIME);
+* ``qdel`` of a running job: ``F``, substate 91 (terminated), ``Exit_status`` 271 (256 +
+  SIGTERM); of a queued job: ``F``, substate 91, no ``Exit_status``;
+* an unknown id: ``qstat`` exits 153 ("Unknown Job Id"), and still prints the known ones.
+
+Times are printed as ``ctime`` strings in the client's time zone: the commands run with
+``TZ=UTC``, so that ``obittime`` (when the job ended) reads the same on any cluster.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
+import time
+from dataclasses import replace
 from typing import Any, Optional
 
 from . import scheduler as s
@@ -31,6 +44,10 @@ STATES = {
 EXIT_STATUSES = {-29: s.TIMEOUT, -27: s.OUT_OF_MEMORY, -26: s.OUT_OF_MEMORY, -1: s.NODE_FAILURE}
 
 
+#: substate of a finished job that was deleted (qdel), queued or running
+TERMINATED = 91
+
+
 def _state(job: dict[str, Any]) -> SchedulerState:
     letter = str(job.get("job_state", ""))
     state = STATES.get(letter, s.PENDING)
@@ -41,7 +58,27 @@ def _state(job: dict[str, Any]) -> SchedulerState:
             state = EXIT_STATUSES[status]
         elif status >= 256:  # killed by signal status-256: qdel
             state = s.CANCELLED
-    return SchedulerState(state, letter, comment)
+    if state == s.ENDED and _int(job.get("substate")) == TERMINATED:
+        state = s.CANCELLED  # qdel of a queued job: no Exit_status at all
+    result = SchedulerState(state, letter, comment)
+    if result.final and isinstance(job.get("obittime"), str):
+        result = replace(result, ended_at=_utc_seconds(job["obittime"]))
+    return result
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _utc_seconds(text: str) -> Optional[float]:
+    """``Wed Dec  2 13:49:29 2026`` (printed with TZ=UTC) as seconds since the epoch."""
+    try:
+        return float(calendar.timegm(time.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y")))
+    except ValueError:
+        return None
 
 
 class PbsAdapter:
@@ -52,7 +89,8 @@ class PbsAdapter:
     job_id_variable = "PBS_JOBID"
     submit_program = "qsub"
     shared_storage = True
-    command_environment: dict[str, str] = {}
+    #: times (obittime) in UTC, whatever the cluster's time zone
+    command_environment = {"TZ": "UTC"}
     native_id_pattern = r"[0-9]+(\[[0-9]*\])?(\.[A-Za-z0-9_.-]+)?"  # 12.server, 12[].server
 
     def resource_shape(self, cpus: Optional[int]) -> dict[str, Any]:

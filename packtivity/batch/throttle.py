@@ -211,12 +211,15 @@ class SubmitQueue:
         self._counted -= self.poller.finished(self._counted)
         now = time.monotonic()
         if self._held is not None:
-            # a limit refused a job: retry once the scheduler itself counts one job fewer
+            # a limit refused a job when the scheduler counted ``below`` of ours: for the next
+            # poll_interval_max, no more than that (each slot the scheduler frees is taken at
+            # once, and the limit is not tried again); then the limit is tried again, in case
+            # it was shared with jobs that have ended since
             below, since, _ = self._held
-            waited_out = below == 0 and now - since >= self.poller.settings.interval_max
-            if len(self._counted) >= below > 0 or (below == 0 and not waited_out):
+            if now - since >= self.poller.settings.interval_max:
+                self._held = None
+            elif below == 0 or len(self._counted) >= below:
                 return False
-            self._held = None
         if len(self._in_queue) >= self.limits.queue_size:
             return False
         if self.limits.rate is not None:

@@ -1,6 +1,6 @@
 """The test cluster's self-checks (``tests/cluster/cluster check``): real Slurm, slurmdbd's
 sacct after the queue forgets a job, associations and cgroup memory enforced, real Apptainer
-with each test image, sshd with strict host keys (paramiko), PBS commands on Slurm.  They test
+with each test image, sshd with strict host keys (paramiko), the real OpenPBS.  They test
 the cluster, not packtivity: ``./dev test`` runs them before the package's tests, so that a
 broken cluster is reported as such."""
 
@@ -143,12 +143,13 @@ def test_paramiko_refuses_unknown_and_wrong_host_keys(ssh: Cluster, tmp_path: Pa
         _client(ssh, str(wrong))
 
 
-def test_pbs_commands_on_slurm(pbs: Cluster, shared_workdir: Path) -> None:
-    """PBS commands on Slurm (not a PBS server): qsub of a #PBS script, state via qstat -F json."""
+def test_openpbs_runs_a_job_on_its_head(pbs: Cluster, shared_workdir: Path) -> None:
+    """The real OpenPBS: qsub of a #PBS script (as root: acl_roots), the state via qstat -F json
+    -x; the job ran on pbs-head, the namespace's host, and wrote to the shared storage."""
     script = shared_workdir / "job.pbs"
     script.write_text(
-        "#!/bin/sh\n#PBS -N pbs-on-slurm\n#PBS -l walltime=00:02:00\n"
-        f'echo "jobid=$PBS_JOBID" > {shared_workdir}/pbs.out\nexit 3\n'
+        "#!/bin/sh\n#PBS -N openpbs-check\n#PBS -l walltime=00:02:00\n"
+        f'echo "jobid=$PBS_JOBID host=$(hostname)" > {shared_workdir}/pbs.out\nexit 3\n'
     )
     r = run("qsub", str(script), cwd=shared_workdir)
     assert r.returncode == 0, r.stderr
@@ -162,8 +163,8 @@ def test_pbs_commands_on_slurm(pbs: Cluster, shared_workdir: Path) -> None:
             break
         assert time.monotonic() < deadline, job
         time.sleep(0.5)
-    assert job["Job_Name"] == "pbs-on-slurm" and job["Exit_status"] == 3
-    assert (shared_workdir / "pbs.out").read_text() == f"jobid={job_id}\n"
+    assert job["Job_Name"] == "openpbs-check" and job["Exit_status"] == 3
+    assert (shared_workdir / "pbs.out").read_text() == f"jobid={job_id} host=pbs-head\n"
 
 
 def test_partition_limits_are_enforced_at_submission(slurm: Cluster) -> None:

@@ -207,8 +207,6 @@ SlurmdParameters=config_overrides
 # seconds a finished job stays visible in squeue/scontrol
 MinJobAge=$MINJOBAGE
 KillWait=5
-# spank_pbs sets PBS_JOBID, PBS_O_WORKDIR... in jobs (for "PBS commands on Slurm")
-PlugStackConfig=$BASE/plugstack.conf
 EOF
     case "$ACCT" in
     filetxt)
@@ -405,8 +403,6 @@ do_start() {
     mkdir -p "$BASE/state" "$BASE/spool" "$LOG" "$RUN"
     chmod 0755 "$BASE"
     CHANGED=0
-    write_if_changed "$BASE/plugstack.conf" 0644 \
-        < <(echo "required /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)/slurm-wlm/spank_pbs.so")
     write_if_changed "$CONF" 0644 < <(gen_conf)
     case "$CGROUP" in
         yes) [ -w /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/freezer ] \

@@ -107,7 +107,9 @@ def test_at_most_queue_size_jobs_in_the_queue_the_rest_in_order_as_jobs_end() ->
 
 def test_a_refusal_for_a_limit_holds_until_a_job_ends_and_fails_nothing() -> None:
     queue = Queue(refuse_above=3)
-    poller = StatusPoller(SlurmAdapter(), FakeHost(answer=queue.answer), FAST)
+    # the limit is tried again after poll_interval_max: longer than this test's pauses
+    settings = PollSettings(interval_min=0.02, interval_max=2.0, record_interval=0.02)
+    poller = StatusPoller(SlurmAdapter(), FakeHost(answer=queue.answer), settings)
     submit_queue = SubmitQueue(poller, SubmitLimits(queue_size=100))
     items = [waiting(queue, poller, f"s{n}") for n in range(6)]
     assert [submit_queue.submit(item) for item in items] == [True] * 3 + [False] * 3
@@ -123,6 +125,7 @@ def test_a_refusal_for_a_limit_holds_until_a_job_ends_and_fails_nothing() -> Non
     until(lambda: all(item.details["native_id"] for item in items))
     assert not any("submit_error" in item.details for item in items)
     assert queue.submitted == [f"s{n}" for n in range(6)]
+    assert submit_queue.refusals == 1  # each slot the scheduler freed was taken: no retries
 
 
 def test_the_rate_limit_spaces_submissions() -> None:
