@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,6 +247,15 @@ def pbs(cluster: Cluster) -> Cluster:
         pytest.fail(f"qsub on the PATH is not {cluster.pbs_bin}/qsub: is the test cluster up?")
     if not _answers([str(cluster.pbs_bin / "qstat"), "-B"]):
         pytest.fail("the OpenPBS server does not answer qstat -B: is the test cluster up?")
+    # PBS starts job scripts in the owner's login shell: a slow one slows every job
+    started = time.monotonic()
+    subprocess.run(["bash", "-lc", "true"], capture_output=True, timeout=120)
+    if time.monotonic() - started > 10:
+        pytest.fail(
+            "root's login shell takes over 10 s, and PBS starts every job of root in one: a "
+            "stale lock of its profile (pyenv: /root/.pyenv/shims/.pyenv-shim, left by a job "
+            "killed during its login)?"
+        )
     return cluster
 
 

@@ -8,6 +8,7 @@ parser is also checked on JSON recorded from this server (``tests/recorded/openp
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -105,7 +106,7 @@ def test_exit_3_is_failed_with_3_though_pbs_records_0(pbs, cli, tmp_path: Path) 
 
 
 def test_walltime_exceeded_is_timeout(pbs, cli, tmp_path: Path) -> None:
-    r = run(cli, tmp_path, host_spec("sleep 600"), "--walltime", "0:0:5",
+    r = run(cli, tmp_path, host_spec("sleep 600"), "--walltime", "0:0:10",
             "-w", str(tmp_path / "w"), timeout=240)  # fmt: skip
     assert r.returncode == 1
     assert "ran out of walltime" in r.stderr, r.stderr
@@ -263,10 +264,11 @@ def test_more_cpus_than_the_node_has_is_one_line(pbs, cli, tmp_path: Path) -> No
 
 def test_resources_reach_pbs_in_its_own_form(pbs, cli, tmp_path: Path) -> None:
     """--cpus 2 --memory 300M --walltime 0:05:00 --queue workq --account physics: what the
-    server recorded for the job."""
+    server recorded for the job (held an hour with ``-a``: it never starts, and is deleted)."""
+    later = (datetime.datetime.now() + datetime.timedelta(hours=1)).strftime("%Y%m%d%H%M")
     r = run(cli, tmp_path, host_spec("sleep 30"), "--async", "--cpus", "2", "--memory", "300M",
             "--walltime", "0:05:00", "--queue", "workq", "--account", "physics",
-            "-w", str(tmp_path / "w"))  # fmt: skip
+            "--scheduler-option", f"a={later}", "-w", str(tmp_path / "w"))  # fmt: skip
     assert r.returncode == 0, r.stderr
     native_id = json.loads((tmp_path / "proxy.json").read_text())["proxydetails"]["native_id"]
     try:
