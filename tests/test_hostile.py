@@ -131,7 +131,18 @@ def _start_local_step(tmp_path: Path, command: str) -> subprocess.Popen:
          "-w", str(tmp_path / "w")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # its own group: signalling it reaches nothing of this test's
+        preexec_fn=_default_stop_signals,
     )  # fmt: skip
+
+
+def _default_stop_signals() -> None:
+    """In the child, before exec: SIGHUP and SIGINT back to their defaults.  A run under
+    ``nohup`` (or a shell's background job) starts with them ignored, children inherit that,
+    and packtivity rightly keeps ignoring them then: the HUP cases would test nothing."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_step_start(tmp_path: Path, marker: str) -> None:
