@@ -45,8 +45,9 @@ class SchedulerState:
         return self.state not in (PENDING, RUNNING)
 
 
-#: the scheduler says the job ended, its run record is not visible yet (the shared storage may
-#: show it late): not finished until the record shows or the grace period is over
+#: not finished, though its end is known in part: the scheduler says the job ended and its run
+#: record is not visible yet (the shared storage may show it late, see ``record_wait``), or the
+#: record says the command failed and the scheduler has not finished the job yet
 ENDING = "ending"
 #: it waited for a queue slot in a process that ended before it was submitted
 NOT_SUBMITTED = "not_submitted"
@@ -102,6 +103,15 @@ def decide(
     if record is not None:
         if record.succeeded:
             return Outcome(SUCCEEDED, 0, f"{job} succeeded: {record.describe()}")
+        if scheduler_state is not None and not scheduler_state.final:
+            # the command failed and the scheduler still runs the job: whether it imposed the
+            # end (its out-of-memory kill shows in the record first) is still to come
+            return Outcome(
+                ENDING,
+                None,
+                f"{job}: its command ended ({record.describe()}); waiting for the scheduler "
+                "to finish the job",
+            )
         if record.signal and record.exit_code in (0, 128 + 15, 128 + 2, 128 + 1):
             return Outcome(
                 CANCELLED,

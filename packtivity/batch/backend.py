@@ -19,7 +19,7 @@ from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
 from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
-from ..outcome import CANCELLED, ENDING, FAILED, NOT_SUBMITTED, PENDING, Outcome, decide
+from ..outcome import CANCELLED, FAILED, NOT_SUBMITTED, PENDING, Outcome, decide
 from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
 from ..runrecord import RunRecord, read_run_record
@@ -296,8 +296,6 @@ class BatchBackend:
         # "ended without a run record" would be reported).
         details = proxy.details()
         self.poller.watch_record(proxy.native_id, details["record"])
-        # A job the scheduler says ended by itself, with no record visible yet, is "ending" for
-        # the poller's grace period: the shared storage may show the record late.
         if max_age is None and self.poller.record_seen(proxy.native_id):
             # the cheap signal: a record written with a clean exit needs no scheduler; any
             # other record is classified with the scheduler's word (an end it imposed?)
@@ -305,18 +303,10 @@ class BatchBackend:
             if record is not None and record.succeeded:
                 return decide(proxy.describe(), record, None)
             state = self.poller.state(proxy.native_id, self.poller.settings.interval_min)
-            if record is not None and state is not None and not state.final:
-                # the command failed, the scheduler has not finished the job yet: whether it
-                # imposed the end (out of memory kills the command first) is still to come
-                return Outcome(
-                    ENDING,
-                    None,
-                    f"{proxy.describe()}: its command ended ({record.describe()}); waiting for "
-                    f"{self.scheduler} to finish the job",
-                )
             return decide(proxy.describe(), record, state)
         scheduler_state = self.poller.state(proxy.native_id, max_age)
         record = self._own_record(proxy)
+        # ended by itself with no record visible yet: "ending" for the poller's grace period
         wait = self.poller.record_wait(proxy.native_id) if record is None else 0.0
         return decide(proxy.describe(), record, scheduler_state, wait)
 

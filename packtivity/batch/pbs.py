@@ -7,7 +7,8 @@ PBS reports for each way a job ends (job history on):
   script's -- 0 for PSI/J's scripts whatever the command did (the run record has its code);
 * walltime: ``F``, substate 93, ``Exit_status`` -29 (JOB_EXEC_KILL_WALLTIME);
 * ``qdel`` of a running job: ``F``, substate 91 (terminated), ``Exit_status`` 271 (256 +
-  SIGTERM); of a queued job: ``F``, substate 91, no ``Exit_status``;
+  SIGTERM) or the job script's own (0 when its shell exits on SIGTERM, as recorded here); of a
+  queued job: ``F``, substate 91, no ``Exit_status``: substate 91 is the cancel;
 * an unknown id: ``qstat`` exits 153 ("Unknown Job Id"), and still prints the known ones.
 
 Times are printed as ``ctime`` strings in the client's time zone: the commands run with

@@ -139,7 +139,7 @@ class SubmitQueue:
         self.limits = limits
         self.refusals = 0  #: submissions the scheduler refused for a limit, for tests
         self.most_in_queue = 0  #: the most jobs of this process in the queue, for tests
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[Waiting] = deque()
         self._in_queue: set[str] = set()  # native ids of this process's jobs not known ended
         # ... not known ended by the scheduler (it counts a job for its limits until then,
@@ -155,7 +155,7 @@ class SubmitQueue:
     def submit(self, item: Waiting) -> bool:
         """Submit ``item`` now when the limits allow (True; the scheduler's refusals other
         than for a limit raise :class:`SubmissionError`), else let it wait its turn (False)."""
-        with self._cond:
+        with self._lock:
             self._items[item.details.get("record", "")] = item.details
             if not self._waiting and self._slot_free():
                 try:
@@ -170,7 +170,7 @@ class SubmitQueue:
     def waiting(self, record: str) -> Optional[str]:
         """Why the submission of the run record ``record`` (a proxy's ``record``: one path per
         submission) still waits here; None when it does not."""
-        with self._cond:
+        with self._lock:
             for position, item in enumerate(self._waiting):
                 if item.details.get("record") == record:
                     return self._why(position)
@@ -178,12 +178,12 @@ class SubmitQueue:
 
     def details_of(self, record: str) -> Optional[dict[str, Any]]:
         """The proxy details of the submission of ``record`` that went through this queue."""
-        with self._cond:
+        with self._lock:
             return self._items.get(record)
 
     def withdraw(self, record: str) -> bool:
         """Take the waiting submission of ``record`` out of the line (never submitted)."""
-        with self._cond:
+        with self._lock:
             for item in list(self._waiting):
                 if item.details.get("record") == record:
                     self._waiting.remove(item)
@@ -234,10 +234,11 @@ class SubmitQueue:
         self.refusals += 1
         self._held = (len(self._counted), time.monotonic(), f"refused for a limit ({why})")
         log.warning(
-            "the scheduler refused a job for a limit (%s): holding submissions until one of "
-            "this process's %d jobs in the queue ends",
+            "the scheduler refused a job for a limit (%s): at most the %d jobs of this process "
+            "it counts now, for %g s; the others wait their turn",
             why,
-            len(self._in_queue),
+            len(self._counted),
+            self.poller.settings.interval_max,
         )
 
     def _submit(self, item: Waiting) -> None:
@@ -259,7 +260,7 @@ class SubmitQueue:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 if not self._waiting:
                     self._thread = None
                     return

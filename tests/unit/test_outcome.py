@@ -50,3 +50,19 @@ def test_no_record_is_a_failure_once_ended_and_unknown_when_nobody_knows() -> No
 def test_success_needs_a_record() -> None:
     assert o.decide("job", record(0), ENDED_HERE).succeeded
     assert not o.decide("job", None, o.SchedulerState(o.ENDED, "COMPLETED")).succeeded
+
+
+def test_a_failed_record_waits_for_the_scheduler_to_finish_the_job() -> None:
+    """An out-of-memory kill shows in the record (137) before Slurm says OUT_OF_MEMORY."""
+    ending = o.decide("slurm job 9", record(137), o.SchedulerState(o.RUNNING, "COMPLETING"))
+    assert ending.status == o.ENDING and not ending.finished
+    assert "waiting for the scheduler to finish the job" in ending.message
+    ended = o.decide("slurm job 9", record(137), o.SchedulerState(o.OUT_OF_MEMORY, "OOM"))
+    assert ended.status == o.OUT_OF_MEMORY
+    assert o.decide("slurm job 9", record(0), o.SchedulerState(o.RUNNING, "R")).succeeded
+
+
+def test_a_job_ended_without_a_visible_record_is_ending_during_the_grace_period() -> None:
+    completed = o.SchedulerState(o.ENDED, "COMPLETED")
+    assert o.decide("slurm job 9", None, completed, record_wait=30.0).status == o.ENDING
+    assert o.decide("slurm job 9", None, completed, record_wait=0.0).status == o.FAILED
