@@ -45,9 +45,10 @@ class SchedulerState:
         return self.state not in (PENDING, RUNNING)
 
 
-#: not finished, though its end is known in part: the scheduler says the job ended and its run
-#: record is not visible yet (the shared storage may show it late, see ``record_wait``), or the
-#: record says the command failed and the scheduler has not finished the job yet
+#: not finished, though its end is known in part: the scheduler says the job ended (or no longer
+#: knows a job it listed a moment ago) and its run record is not visible yet (the shared storage
+#: may show it late, see ``record_wait``), or the record says the command failed and the
+#: scheduler has not finished the job yet
 ENDING = "ending"
 #: it waited for a queue slot in a process that ended before it was submitted
 NOT_SUBMITTED = "not_submitted"
@@ -91,7 +92,8 @@ def decide(
     """The outcome of ``job`` (a description like "slurm job 123" or "step 'fit-1a2b3c'") from
     its run record (None: none was written) and what its runner says (None: the scheduler does
     not know the job).  ``record_wait``: seconds left of the grace period of a job that ended
-    by itself without a visible run record (more than 0: it is ``ending``, not failed yet)."""
+    by itself, or vanished from the scheduler's view, without a visible run record (more than
+    0: it is ``ending``, not failed or unknown yet)."""
     exit_code = record.exit_code if record else None
     if scheduler_state is not None and scheduler_state.state in IMPOSED_ENDS:
         native = f" ({scheduler_state.native})" if scheduler_state.native else ""
@@ -122,6 +124,14 @@ def decide(
             )
         return Outcome(FAILED, exit_code, f"{job} failed with {record.describe()}")
     if scheduler_state is None:
+        if record_wait > 0:  # it was listed, or accepted, a moment ago
+            return Outcome(
+                ENDING,
+                None,
+                f"{job} is not in the queue nor in the scheduler's accounting just now, and its "
+                f"run record is not visible yet: waiting up to {record_wait:.0f} s more for "
+                "either to show it",
+            )
         return Outcome(
             UNKNOWN,
             None,

@@ -286,10 +286,18 @@ def test_unknown_job_is_unknown_and_exit_1(slurm, cli, tmp_path: Path) -> None:
     proxy = json.loads((tmp_path / "proxy.json").read_text())
     proxy["proxydetails"]["native_id"] = "987654"
     proxy["proxydetails"]["record"] = str(tmp_path / "w" / "_packtivity" / "never.run.json")
+    fresh = dict(proxy, proxydetails=dict(proxy["proxydetails"]))
+    proxy["proxydetails"]["submitted"] = "2026-01-02T03:04:05+00:00"  # long ago: purged, or lost
     (tmp_path / "unknown.json").write_text(json.dumps(proxy))
     c = check(cli, tmp_path, "unknown.json")
     assert c.returncode == 1
     assert "status: unknown" in c.stdout and "987654" in c.stdout
+    # accepted a moment ago (the proxy says), unknown now: the scheduler's turbulence (a
+    # controller answering while it recovers), not a verdict yet -- the record's grace period
+    (tmp_path / "fresh.json").write_text(json.dumps(fresh))
+    c = check(cli, tmp_path, "fresh.json")
+    assert c.returncode == 0 and "status: ending" in c.stdout, c.stdout
+    assert "not in the queue nor in the scheduler's accounting just now" in c.stdout
 
 
 def test_fifty_proxies_cost_one_or_two_status_commands(slurm, cli, tmp_path: Path) -> None:

@@ -156,6 +156,7 @@ def test_unknown_job_is_unknown(pbs, cli, tmp_path: Path) -> None:
     proxy = json.loads((tmp_path / "proxy.json").read_text())
     proxy["proxydetails"]["native_id"] = "987654.pbs-head"
     proxy["proxydetails"]["record"] = str(tmp_path / "w" / "_packtivity" / "never.run.json")
+    proxy["proxydetails"]["submitted"] = "2026-01-02T03:04:05+00:00"  # not just accepted
     (tmp_path / "unknown.json").write_text(json.dumps(proxy))
     c = check(cli, tmp_path, "unknown.json")
     assert c.returncode == 1
@@ -178,6 +179,7 @@ def test_fifty_proxies_and_an_unknown_one_cost_one_qstat(pbs, cli, tmp_path: Pat
     unknown = json.loads((tmp_path / "p0.json").read_text())
     unknown["proxydetails"]["native_id"] = "987654.pbs-head"
     unknown["proxydetails"]["record"] = str(tmp_path / "never.run.json")
+    unknown["proxydetails"]["submitted"] = "2026-01-02T03:04:05+00:00"  # not just accepted
     (tmp_path / "unknown.json").write_text(json.dumps(unknown))
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -218,7 +220,10 @@ def test_yadage_map_on_pbs(pbs, tmp_path: Path) -> None:
 
 def test_wait_survives_the_server_stopped_for_20_s(pbs, cli, tmp_path: Path) -> None:
     """pbs_server is stopped (qterm, on the head) for 20 s while packtivity-run waits on a
-    running job; the cluster script starts it again.  The MoM keeps the job running."""
+    running job, which ends while the server is down; the cluster script starts it again.  The
+    MoM keeps the job running and reports its end to the restarted server.  (The server is
+    stopped only once it has the job as running, substate 42: a job it still had as starting,
+    41, it requeues at its restart, and the MoM's copy is killed and run again.)"""
     write_spec(tmp_path, "step.yml", host_spec("sleep 25; echo survived > {out}", {"o": "{out}"}))
     waiting = subprocess.Popen(
         [str(BIN / "packtivity-run"), "-t", str(tmp_path), "step.yml", "-b", "pbs",
@@ -230,9 +235,13 @@ def test_wait_survives_the_server_stopped_for_20_s(pbs, cli, tmp_path: Path) -> 
         while True:  # this test's job, by its name (the job body's: <step>-<run id>)
             bodies = list((tmp_path / "w" / "_packtivity").glob("*.job.sh"))
             name = bodies[0].name.removesuffix(".job.sh") if bodies else ""
-            if name and subprocess.run(["qselect", "-s", "R", "-N", name], capture_output=True,
-                                       text=True).stdout.strip():  # fmt: skip
-                break
+            running = ["qselect", "-s", "R", "-N", name]
+            job_id = name and subprocess.run(running, capture_output=True, text=True).stdout.strip()
+            if job_id:
+                status = ["qstat", "-f", "-F", "json", job_id]
+                job = json.loads(subprocess.run(status, capture_output=True, text=True).stdout)
+                if job["Jobs"][job_id].get("substate") == 42:
+                    break
             assert time.monotonic() < deadline, "the job never ran"
             time.sleep(0.3)
         subprocess.run(["bash", str(OPENPBS / "openpbs-up.sh"), "exec", "/opt/pbs/bin/qterm",

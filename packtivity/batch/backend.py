@@ -296,6 +296,8 @@ class BatchBackend:
         # "ended without a run record" would be reported).
         details = proxy.details()
         self.poller.watch_record(proxy.native_id, details["record"])
+        if _seconds_since(details.get("submitted")) < self.poller.settings.record_grace:
+            self.poller.vouch(proxy.native_id)  # an "unknown" now is the scheduler's turbulence
         if max_age is None and self.poller.record_seen(proxy.native_id):
             # the cheap signal: a record written with a clean exit needs no scheduler; any
             # other record is classified with the scheduler's word (an end it imposed?)
@@ -454,3 +456,14 @@ class BatchBackend:
         except (FileNotFoundError, UnicodeDecodeError):
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _seconds_since(timestamp: Optional[str]) -> float:
+    """Seconds since an ISO 8601 ``timestamp`` with a time zone (inf: none, or unreadable)."""
+    try:
+        then = datetime.datetime.fromisoformat(timestamp or "")
+    except ValueError:
+        return float("inf")
+    if then.tzinfo is None:
+        return float("inf")
+    return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()

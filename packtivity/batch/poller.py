@@ -67,6 +67,13 @@ class StatusPoller:
         self._known: dict[str, SchedulerState] = {}
         self._final: dict[str, SchedulerState] = {}  # never asked about again
         self._final_seen_at: dict[str, float] = {}  # epoch seconds: when a final state came
+        #: jobs known to exist: listed by the scheduler, or accepted by it a moment ago (see
+        #: :meth:`vouch`)
+        self._vouched: set[str] = set()
+        #: epoch seconds: when a vouched job went missing from both the queue and accounting (a
+        #: server answering "Unknown Job Id" while it shuts down or recovers, a site without job
+        #: history); it is asked about again, and drops out of here when it shows again
+        self._vanished_at: dict[str, float] = {}
         self._polled_at = float("-inf")
         self._lock = threading.RLock()
         self._records: dict[str, str] = {}  # job id -> its run record's path on the host
@@ -87,6 +94,13 @@ class StatusPoller:
         with self._lock:
             self._records.setdefault(job_id, path)
 
+    def vouch(self, job_id: str) -> None:
+        """``job_id`` exists: the scheduler accepted it a moment ago (its submit command gave the
+        id).  Should the scheduler then not know it, the job gets the grace period of a job
+        whose run record is not visible yet (:meth:`record_wait`), not "unknown" at once."""
+        with self._lock:
+            self._vouched.add(job_id)
+
     def record_seen(self, job_id: str) -> bool:
         """Whether the run record of ``job_id`` (see :meth:`watch_record`) exists, from a
         batched check of every watched record at most :data:`RECORD_INTERVAL` old."""
@@ -103,20 +117,23 @@ class StatusPoller:
 
     def ended_since(self, job_id: str) -> Optional[float]:
         """When ``job_id`` ended (epoch seconds): the scheduler's end time where it gives one,
-        else when this process first heard it had ended; None while it has not."""
+        else when this process first heard it had ended, or first missed a job known to exist
+        (:meth:`vouch`, or listed before) from the queue and accounting; None while neither."""
         with self._lock:
             state = self._final.get(job_id)
             if state is None:
-                return None
+                return self._vanished_at.get(job_id)
             return state.ended_at or self._final_seen_at.get(job_id)
 
     def record_wait(self, job_id: str) -> float:
-        """Seconds left of the grace period for the run record of a job that ended."""
+        """Seconds left of the grace period for the run record of a job that ended or that
+        vanished from the scheduler's view (0: none, or it is over; a job this process never saw
+        listed nor was vouched for gets none: an old proxy of a purged job is unknown at once)."""
         if not self.adapter.shared_storage:
             return 0.0  # the job ran on this host: its record is there or it never was
         ended = self.ended_since(job_id)
         if ended is None:
-            return self.settings.record_grace
+            return 0.0
         return max(0.0, ended + self.settings.record_grace - time.time())
 
     def ended(self, ids: Iterable[str]) -> set[str]:
@@ -159,6 +176,12 @@ class StatusPoller:
                 return
             self.last_error = ""
             changed = any(self._known.get(i) != states.get(i) for i in ids)
+            for job_id in ids:
+                if job_id in states:
+                    self._vouched.add(job_id)
+                    self._vanished_at.pop(job_id, None)
+                elif job_id in self._vouched:
+                    self._vanished_at.setdefault(job_id, time.time())
             self._known = {i: states[i] for i in ids if i in states}
             for job_id, state in self._known.items():
                 if state.final:

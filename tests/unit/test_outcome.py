@@ -66,3 +66,11 @@ def test_a_job_ended_without_a_visible_record_is_ending_during_the_grace_period(
     completed = o.SchedulerState(o.ENDED, "COMPLETED")
     assert o.decide("slurm job 9", None, completed, record_wait=30.0).status == o.ENDING
     assert o.decide("slurm job 9", None, completed, record_wait=0.0).status == o.FAILED
+
+
+def test_a_job_gone_from_the_scheduler_is_ending_during_the_grace_period_then_unknown() -> None:
+    """None from the scheduler with grace left: it listed the job a moment ago (the poller
+    gives grace only then); with no grace left, or none given, the job is unknown."""
+    ending = o.decide("pbs job 828.pbs-head", None, None, record_wait=60.0)
+    assert ending.status == o.ENDING and not ending.finished and "60 s" in ending.message
+    assert o.decide("pbs job 828.pbs-head", None, None, record_wait=0.0).status == o.UNKNOWN

@@ -135,6 +135,38 @@ def test_a_job_nobody_knows_is_none(fake_slurm: FakeSlurm, clock) -> None:
     assert poller.state("404") is None
 
 
+def test_a_job_that_vanishes_after_being_listed_gets_the_record_grace(
+    fake_slurm: FakeSlurm, clock, monkeypatch
+) -> None:
+    """A server recovering after a restart answers before it has its jobs back (OpenPBS did,
+    and requeued the job): a job this process saw in the queue that then neither the queue nor
+    accounting knows is not final; it gets the run record's grace period, and is asked about
+    again until it shows.  So does a job vouched for (accepted a moment ago) that the scheduler
+    does not know at its first answer.  A job never seen gets no grace (an old proxy of a
+    purged job)."""
+    wall = [5000.0]
+    monkeypatch.setattr(poller_module.time, "time", lambda: wall[0])
+    poller = StatusPoller(SlurmAdapter(), FakeHost(answer=fake_slurm))
+    fake_slurm.queue = {"7": "RUNNING"}
+    assert poller.state("7").state == RUNNING and poller.record_wait("7") == 0.0
+    fake_slurm.queue = {}
+    clock[0] += poller.interval
+    assert poller.state("7") is None
+    assert poller.record_wait("7") == poller.settings.record_grace
+    wall[0] += 30
+    clock[0] += poller.interval
+    assert poller.state("7") is None  # asked again
+    assert poller.record_wait("7") == poller.settings.record_grace - 30
+    fake_slurm.queue = {"7": "PENDING"}  # back, requeued
+    clock[0] += poller.interval
+    assert poller.state("7").state == PENDING and poller.ended_since("7") is None
+    assert poller.record_wait("404") == 0.0 and poller.state("404") is None
+    poller.vouch("405")  # accepted a moment ago, then not known: the scheduler's turbulence
+    clock[0] += poller.interval
+    assert poller.state("405") is None
+    assert poller.record_wait("405") == poller.settings.record_grace
+
+
 def test_the_accounting_source_that_answers_is_remembered_for_the_cluster(
     fake_slurm: FakeSlurm, clock
 ) -> None:
