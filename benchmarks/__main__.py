@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import local_cases, pbs_cases, slurm_cases
+from . import local_cases, pbs_cases, slurm_cases, ssh_cases
 from .report import Row, table, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -39,6 +39,7 @@ def cases(repeat: int) -> dict[str, Callable[[], list[Row]]]:
         "scatter-limit": lambda: slurm_cases.scatter_under_a_submit_limit(),
         "pbs-submit": lambda: [pbs_cases.cli_submission(repeat)],
         "pbs-status": lambda: pbs_cases.status_of_proxies(repeat),
+        "ssh-transports": lambda: ssh_cases.transports(repeat),
     }
 
 

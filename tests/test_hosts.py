@@ -49,6 +49,47 @@ def test_target_resolution_with_ssh_config(ssh_config: Path) -> None:
     assert plain.label.endswith("@[::1]:2222")
 
 
+def test_include_match_and_certificates_are_read_as_ssh_reads_them(ssh_config: Path) -> None:
+    """``ssh -G`` applies ``Include`` and ``Match`` (here ``exec``, run by ssh) itself."""
+    (ssh_config / ".ssh" / "site.conf").write_text(
+        "Host lxplus\n  HostName lxplus.cern.ch\n  GSSAPIAuthentication yes\n"
+        "  CertificateFile ~/.ssh/nersc-cert.pub\n  IdentitiesOnly yes\n"
+        "  StrictHostKeyChecking accept-new\n  ProxyCommand ssh -W %h:%p gw\n"
+    )
+    config = ssh_config / ".ssh" / "config"
+    config.write_text(
+        f"Include {ssh_config}/.ssh/site.conf\n"
+        'Match host lxplus.cern.ch exec "true"\n  User alice\n  Port 2022\n' + config.read_text()
+    )
+    target = resolve("lxplus")
+    assert (target.hostname, target.user, target.port) == ("lxplus.cern.ch", "alice", 2022)
+    assert target.gssapi and target.identities_only and target.accepts_new_host_keys
+    assert target.certificate_files == (str(ssh_config / ".ssh" / "nersc-cert.pub"),)
+    assert target.proxy_command == "ssh -W %h:%p gw" and target.source == "ssh -G"
+
+
+def test_without_the_ssh_client_include_is_an_error_naming_the_line(
+    ssh_config: Path, monkeypatch
+) -> None:
+    """No ``ssh`` on the PATH: paramiko's parser reads the config, and refuses ``Include``
+    (it cannot read it) in one line instead of skipping it."""
+    monkeypatch.setenv("PATH", str(ssh_config))  # a directory without ssh
+    target = resolve("cluster")
+    assert (target.hostname, target.port, target.source) == (
+        "login.example.org", 2200, f"paramiko's parser of {ssh_config}/.ssh/config"
+    )  # fmt: skip
+    config = ssh_config / ".ssh" / "config"
+    config.write_text("Include other.conf\n" + config.read_text())
+    with pytest.raises(SshTargetError, match=r"config:1: Include needs the OpenSSH client"):
+        resolve("cluster")
+
+
+def test_a_config_ssh_rejects_is_its_own_words(ssh_config: Path) -> None:
+    (ssh_config / ".ssh" / "config").write_text("Host x\n  NoSuchOption 1\n")
+    with pytest.raises(SshTargetError, match="(?i)ssh -G says: .*nosuchoption"):
+        resolve("x")
+
+
 @pytest.mark.parametrize("bad", ["", "user@", "host:0", "host:99999", "a b", "user@host:port"])
 def test_malformed_targets_are_refused(ssh_config: Path, bad: str) -> None:
     with pytest.raises(SshTargetError):

@@ -127,7 +127,11 @@ class BatchBackend:
             )
         #: the SSH target as given (``--ssh``, ``ssh=``, or the profile's ``ssh``), or None
         self.ssh = ssh or resources_module.ssh_from_config_file(profile)
-        self.host: Host = host_for(self.ssh, as_flag(accept_new_host_key, "accept_new_host_key"))
+        self.host: Host = host_for(
+            self.ssh,
+            as_flag(accept_new_host_key, "accept_new_host_key"),
+            resources_module.ssh_transport_from_config_file(profile) if self.ssh else "paramiko",
+        )
         self.poller = poller_for(
             self.adapter, self.host, resources_module.poll_settings_from_config_file(profile)
         )

@@ -177,6 +177,7 @@ def _config_layers(profile: Optional[str]) -> list[tuple[dict[str, Any], str]]:
 #: config file settings that are not resources: the SSH target and how often to ask
 NOT_RESOURCES = (
     "ssh",
+    "ssh_transport",
     "poll_interval_min",
     "poll_interval_max",
     "record_interval",
@@ -244,6 +245,22 @@ def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:
                 raise BackendError(f"ssh in {source} must be a target like user@host:port")
             target = values["ssh"]
     return target
+
+
+def ssh_transport_from_config_file(profile: Optional[str] = None) -> str:
+    """How to reach the ``ssh`` target: ``PACKTIVITY_SSH_TRANSPORT``, else the config file's
+    ``ssh_transport`` (the profile wins), else ``paramiko``."""
+    from ..hosts import TRANSPORTS
+
+    chosen, source = "paramiko", "the default"
+    for values, where in _config_layers(profile):
+        if values.get("ssh_transport") is not None:
+            chosen, source = values["ssh_transport"], f"ssh_transport in {where}"
+    if os.environ.get("PACKTIVITY_SSH_TRANSPORT"):
+        chosen, source = os.environ["PACKTIVITY_SSH_TRANSPORT"], "PACKTIVITY_SSH_TRANSPORT"
+    if chosen not in TRANSPORTS:
+        raise BackendError(f"{source}: '{chosen}' is not one of {', '.join(TRANSPORTS)}")
+    return str(chosen)
 
 
 def from_spec(environment: Optional[dict[str, Any]]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import IO, Any, Callable, Optional, TypeVar
 from ..errors import HostUnreachable
 from .base import CommandResult
 from .globbing import host_glob
+from .shellfiles import ShellFiles
 from .ssh_connect import connect
 from .ssh_target import SshTarget
 
@@ -40,7 +41,7 @@ STREAMED_TIMEOUT = 3600.0
 TAIL_LINES = 20
 
 
-class SshHost:
+class SshHost(ShellFiles):
     """Commands and files on ``target`` (see the module docstring)."""
 
     def __init__(self, target: SshTarget, accept_new_host_key: bool = False) -> None:
@@ -51,7 +52,6 @@ class SshHost:
         self._transport: Any = None
         self._sftp: Any = None
         self._home: Optional[str] = None
-        self._environment: dict[str, Optional[str]] = {}  # getenv's answers, asked once each
         self._ensure_connected()  # a wrong target fails here, before anything is done
 
     # ---- the connection ---------------------------------------------------------------------
@@ -232,13 +232,6 @@ class SshHost:
     def exists(self, path: str) -> bool:
         return self._stat(path) is not None
 
-    def existing(self, paths: list[str]) -> set[str]:
-        if not paths:
-            return set()
-        check = 'for f; do [ -e "$f" ] && printf "%s\\0" "$f"; done; exit 0'
-        result = self.run(["sh", "-c", check, "sh", *paths])
-        return {p for p in result.output.split("\0") if p} & set(paths)
-
     def is_dir(self, path: str) -> bool:
         attributes = self._stat(path)
         return attributes is not None and stat.S_ISDIR(attributes.st_mode or 0)
@@ -298,11 +291,8 @@ class SshHost:
         self._with_sftp(f"removing {path}", remove)
 
     def make_dirs(self, path: str) -> None:
-        if self.is_dir(path):  # an SFTP stat (~0.2 ms) spares a command (~3 ms)
-            return
-        result = self.run(["mkdir", "-p", "--", path])
-        if result.returncode != 0:
-            raise OSError(f"cannot create {path} on {self.name}: {result.errors.strip()}")
+        if not self.is_dir(path):  # an SFTP stat (~0.2 ms) spares a command (~3 ms)
+            super().make_dirs(path)
 
     def glob(self, pattern: str) -> list[str]:
         def listdir(directory: str) -> Optional[list[tuple[str, bool]]]:
@@ -326,47 +316,8 @@ class SshHost:
 
         return host_glob(pattern, listdir, self.exists)
 
-    def expanduser(self, path: str) -> str:
-        if path == "~" or path.startswith("~/"):
-            home = self._with_sftp("finding the home directory", lambda sftp: self._home)
-            return str(home) + path[1:]
-        return path
-
-    def remove_tree(self, path: str) -> None:
-        result = self.run(["rm", "-rf", "--", path])
-        if result.returncode != 0:
-            raise OSError(f"cannot remove {path} on {self.name}: {result.errors.strip()}")
-
-    def realpaths(self, paths: list[str]) -> list[str]:
-        if not paths:
-            return []
-        # GNU coreutils (every Linux cluster): -m keeps missing components, -z separates by NUL
-        result = self.run(["realpath", "-m", "-z", "--", *paths])
-        resolved = result.output.split("\0")[: len(paths)]
-        if result.returncode != 0 or len(resolved) != len(paths):
-            raise OSError(
-                f"cannot resolve {', '.join(paths)} on {self.name}: "
-                f"{(result.errors or result.output).strip() or 'realpath gave no answer'}"
-            )
-        return resolved
-
-    def getenv(self, name: str) -> Optional[str]:
-        with self._lock:
-            if name not in self._environment:
-                result = self.run(["printenv", "--", name])
-                self._environment[name] = result.output[:-1] if result.returncode == 0 else None
-            return self._environment[name]
-
-    def which(self, program: str) -> Optional[str]:
-        result = self.run(["sh", "-c", 'command -v -- "$1"', "sh", program])
-        found = result.output.strip()
-        return found if result.returncode == 0 and found.startswith("/") else None
-
-    def sha256(self, path: str) -> str:
-        result = self.run(["sha256sum", "--", path])
-        if result.returncode != 0:
-            raise OSError(f"cannot hash {path} on {self.name}: {result.errors.strip()}")
-        return result.output.split()[0]
+    def _home_directory(self) -> str:
+        return str(self._with_sftp("finding the home directory", lambda sftp: self._home))
 
 
 def _missing(error: OSError) -> bool:

@@ -15,12 +15,15 @@
 from __future__ import annotations
 
 import base64
+import copy
 import getpass
 import hashlib
 import logging
 import os
+import re
 import socket
 import sys
+import time
 from typing import Any, Callable, Optional
 
 from ..atomicfile import write_text_atomic
@@ -61,6 +64,7 @@ def connect(
     """An authenticated ``paramiko.Transport`` to ``target`` (its jump transports hang on it)."""
     import paramiko
 
+    accept_new_host_key = accept_new_host_key or target.accepts_new_host_keys
     sock, jumps = _open_socket(target, accept_new_host_key, prompt, _hops)
     transport = paramiko.Transport(sock)
     transport.packtivity_jumps = jumps  # type: ignore[attr-defined]  # keep them alive
@@ -90,6 +94,8 @@ def _close(transport: Any) -> None:
 def _open_socket(
     target: SshTarget, accept_new: bool, prompt: Prompter, hops: int
 ) -> tuple[Any, list[Any]]:
+    if target.proxy_command and not target.proxy_jump:
+        return _proxy_command(target), []
     if not target.proxy_jump:
         try:
             sock = socket.create_connection((target.hostname, target.port), CONNECT_TIMEOUT)
@@ -116,6 +122,21 @@ def _open_socket(
             f"jump host {jump_target.label} cannot reach {target.label}: {error}"
         ) from None
     return channel, [jump]
+
+
+def _proxy_command(target: SshTarget) -> Any:
+    """The socket of ``ProxyCommand`` (its stdin and stdout), with OpenSSH's %h %p %r %n %%."""
+    import paramiko
+
+    tokens = {"h": target.hostname, "p": str(target.port), "r": target.user, "n": target.text}
+    command = re.sub(
+        r"%(.)", lambda m: "%" if m.group(1) == "%" else tokens.get(m.group(1), m.group(0)),
+        target.proxy_command or "",
+    )  # fmt: skip
+    try:
+        return paramiko.ProxyCommand(command)
+    except paramiko.SSHException as error:
+        raise HostUnreachable(f"ProxyCommand for {target.label} failed: {error}") from None
 
 
 def _with_jump(target: SshTarget, proxy_jump: str) -> SshTarget:
@@ -179,23 +200,95 @@ def _add_known_host(path: str, name: str, key: Any) -> None:
 
 
 def _candidate_keys(target: SshTarget, prompt: Prompter) -> list[Any]:
-    """The agent's keys, then the IdentityFile keys, then the default ``~/.ssh/id_*``."""
+    """The agent's keys (unless ``IdentitiesOnly``), then the ``IdentityFile`` keys (each with
+    its certificate first: ``<key>-cert.pub`` or a ``CertificateFile`` that matches it), then
+    the default ``~/.ssh/id_*`` when the config names none."""
     import paramiko
 
     keys: list[Any] = []
-    if os.environ.get("SSH_AUTH_SOCK"):
+    if os.environ.get("SSH_AUTH_SOCK") and not target.identities_only:
         try:
             keys.extend(paramiko.Agent().get_keys())
         except paramiko.SSHException as error:
             log.warning("ssh-agent: %s", error)
     paths = list(target.identity_files) or [os.path.expanduser(p) for p in DEFAULT_IDENTITIES]
     for path in paths:
-        if not os.path.exists(path):
-            if path in target.identity_files:
-                log.warning("IdentityFile %s does not exist", path)
-            continue
-        keys.extend(_load_key(path, prompt))
+        if os.path.exists(path):
+            for key in _load_key(path, prompt):
+                keys.extend(_with_certificates(key, path, target))
+                keys.append(key)
     return keys
+
+
+def _with_certificates(key: Any, path: str, target: SshTarget) -> list[Any]:
+    """Copies of ``key`` carrying each certificate of it that is valid now; an expired or not
+    yet valid one is skipped with a warning (and named if no credential is accepted)."""
+    import paramiko
+
+    found = []
+    for cert in (f"{path}-cert.pub", *target.certificate_files):
+        if not os.path.exists(cert):
+            continue
+        certified = copy.copy(key)  # load_certificate sets the copy's public blob only
+        try:
+            certified.load_certificate(cert)
+        except (ValueError, OSError, paramiko.SSHException):
+            continue  # a certificate of another key
+        problem = certificate_problem(cert)
+        if problem:
+            log.warning("%s", problem)
+            _expired_certificates.append(problem)
+            continue
+        found.append(certified)
+    return found
+
+
+#: certificates skipped as expired in this process (for the message when nothing is accepted)
+_expired_certificates: list[str] = []
+
+
+def certificate_problem(path: str) -> Optional[str]:
+    """Why the OpenSSH certificate at ``path`` cannot be used now (expired, not yet valid), or
+    None.  Reads its validity as ``ssh-keygen -L`` prints it (PROTOCOL.certkeys)."""
+    import paramiko
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            fields = handle.read().split()
+        blob = base64.b64decode(fields[1])
+        message = paramiko.Message(blob)
+        kind = message.get_text()
+        message.get_string()  # nonce
+        for _ in range(_KEY_FIELDS.get(kind.split("-cert-")[0], 1)):
+            message.get_string()  # the public key's own fields
+        message.get_int64()  # serial
+        message.get_int()  # type
+        message.get_string()  # key id
+        message.get_string()  # principals
+        valid_after, valid_before = message.get_int64(), message.get_int64()
+    except (OSError, IndexError, ValueError, UnicodeDecodeError):
+        return None  # not a certificate we can read: the server decides
+    now = time.time()
+    if now >= valid_before:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(valid_before))
+        return f"the SSH certificate {path} expired at {when}: get a new one from your site"
+    if now < valid_after:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(valid_after))
+        return f"the SSH certificate {path} is valid only from {when}"
+    return None
+
+
+#: how many wire fields each public key type has inside a certificate
+_KEY_FIELDS = {
+    "ssh-ed25519": 1,
+    "ssh-rsa": 2,
+    "ecdsa-sha2-nistp256": 2,
+    "ecdsa-sha2-nistp384": 2,
+    "ecdsa-sha2-nistp521": 2,
+    "ssh-dss": 4,
+    "sk-ssh-ed25519@openssh.com": 2,
+    "sk-ecdsa-sha2-nistp256@openssh.com": 3,
+}
 
 
 def _load_key(path: str, prompt: Prompter) -> list[Any]:
@@ -263,8 +356,17 @@ def authenticate(transport: Any, target: SshTarget, prompt: Prompter) -> None:
             )
     except paramiko.AuthenticationException:
         pass
+    if not transport.is_authenticated() and "gssapi-with-mic" in allowed and target.gssapi:
+        raise SshTargetError(
+            f"SSH to {target.label}: the server asks for Kerberos (GSSAPI), which the paramiko "
+            "transport cannot use here: set 'ssh_transport: openssh' in the config file (or "
+            "PACKTIVITY_SSH_TRANSPORT=openssh) to log in with your ticket through ssh"
+        )
+    if not transport.is_authenticated() and _expired_certificates:
+        raise SshTargetError(f"SSH to {target.label}: {_expired_certificates[-1]}")
     if not transport.is_authenticated():
-        tried = ", ".join(target.identity_files) or "the agent and ~/.ssh/id_*"
+        existing = [p for p in target.identity_files if os.path.exists(p)]
+        tried = ", ".join(existing) or "the agent and ~/.ssh/id_*"
         raise SshTargetError(
             f"SSH to {target.label}: no credential was accepted (keys tried: {tried}; the server "
             f"allows: {', '.join(allowed) or 'publickey'}); check User/IdentityFile in "
