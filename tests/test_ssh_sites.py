@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +89,23 @@ def with_transport(transport: str) -> dict[str, str]:
     return {"PACKTIVITY_SSH_TRANSPORT": transport}
 
 
+@pytest.fixture(autouse=True)
+def runtime_dir(monkeypatch) -> Iterator[Path]:
+    """A short ``XDG_RUNTIME_DIR`` of this test's own: the laptop's home (under pytest's
+    tmp_path) is too long a path for a socket, so the master sockets go there."""
+    directory = Path(tempfile.mkdtemp(prefix="cm-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(directory))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def control_sockets() -> list[Path]:
+    return sorted((Path(os.environ["XDG_RUNTIME_DIR"]) / "packtivity-cm").glob("*"))
+
+
 def stop_masters(laptop: Laptop) -> None:  # noqa: F811
     """End the ControlMaster connections this test's processes left (ours, by their socket)."""
-    for socket in (laptop.home / ".ssh" / "packtivity-cm").glob("*"):
+    for socket in control_sockets():
         subprocess.run(["ssh", "-S", str(socket), "-O", "exit", "x"], capture_output=True,
                        timeout=30)  # fmt: skip
 
@@ -162,6 +179,7 @@ def test_certificate_login_and_an_expired_certificate(
         ok = run_step(cli, tmp_path, "certsite", laptop.work / "cert", env=env)
         assert ok.returncode == 0, ok.stderr
         assert (laptop.work / "cert" / "who.txt").read_text().strip() == laptop.cluster.ssh_user
+        stop_masters(laptop)  # (a master serves its host, port and user, whatever the key)
         expired = run_step(cli, tmp_path, "oldcert", laptop.work / "old", env=env)
         assert_one_line_error(expired, "certificate", "expired at 2020-01-02")
         bare = run_step(cli, tmp_path, "barekey", laptop.work / "bare", env=env)
@@ -260,7 +278,7 @@ def test_ten_checkproxy_processes_ask_for_the_code_once(laptop: Laptop, tmp_path
         assert len(asked.read_text().splitlines()) == 1, asked.read_text()
         logins = sshd_log.read_text(errors="replace").count("Accepted keyboard-interactive")
         assert logins == logins_before + 1
-        (socket,) = (laptop.home / ".ssh" / "packtivity-cm").glob("*")
+        (socket,) = control_sockets()
         assert (socket.parent.stat().st_mode & 0o777) == 0o700
         other = subprocess.run(
             ["runuser", "-u", "nobody", "--", "ssh", "-S", str(socket), "-O", "check", "x"],
@@ -306,6 +324,7 @@ def test_proxy_command_and_a_two_hop_proxy_jump(
             assert (laptop.work / alias / "who.txt").read_text().strip() == c.ssh_user
             logins = sshd_log.read_text(errors="replace").count("Accepted publickey") - before
             assert logins >= (2 if alias == "viacommand" else 3), (alias, logins)
+            stop_masters(laptop)  # (the next alias is the same host, port and user)
     finally:
         stop_masters(laptop)
 

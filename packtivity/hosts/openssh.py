@@ -24,6 +24,7 @@ import logging
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -243,12 +244,28 @@ class OpenSshHost(ShellFiles):
 
 
 def _default_control_path() -> str:
-    """``~/.ssh/packtivity-cm/%C``: a directory of the user's only (made 0700 if missing)."""
-    directory = os.path.expanduser("~/.ssh/packtivity-cm")
+    """``~/.ssh/packtivity-cm/%C``, in a directory of the user's only (made 0700).  A socket's
+    path has at most 107 bytes: when the home directory's is too long for one, the directory
+    is ``$XDG_RUNTIME_DIR/packtivity-cm`` or ``/tmp/packtivity-cm-UID`` (owned by the user and
+    0700, else refused)."""
+    candidates = [os.path.expanduser("~/.ssh/packtivity-cm")]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "packtivity-cm"))
+    candidates.append(f"/tmp/packtivity-cm-{os.getuid()}")
+    directory = next(d for d in candidates if len(d) + 1 + _HASH_LENGTH < _SOCKET_PATH_MAX)
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    if os.stat(directory).st_mode & 0o077:
+    status = os.lstat(directory)
+    if status.st_uid != os.getuid() or not stat.S_ISDIR(status.st_mode):
+        raise SshTargetError(
+            f"{directory} is not a directory of yours: remove it, or set ControlPath"
+        )
+    if status.st_mode & 0o077:
         os.chmod(directory, 0o700)
     return os.path.join(directory, "%C")
+
+
+_HASH_LENGTH = 40  #: OpenSSH's %C
+_SOCKET_PATH_MAX = 104  #: sun_path is 108 bytes on Linux, 104 on macOS
 
 
 def _kerberos_ticket() -> bool:

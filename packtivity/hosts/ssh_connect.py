@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import re
+import shlex
 import socket
 import sys
 import time
@@ -133,8 +134,8 @@ def _proxy_command(target: SshTarget) -> Any:
         r"%(.)", lambda m: "%" if m.group(1) == "%" else tokens.get(m.group(1), m.group(0)),
         target.proxy_command or "",
     )  # fmt: skip
-    try:
-        return paramiko.ProxyCommand(command)
+    try:  # run by the shell, as ssh runs it (paramiko would split the line itself)
+        return paramiko.ProxyCommand(shlex.join(["/bin/sh", "-c", f"exec {command}"]))
     except paramiko.SSHException as error:
         raise HostUnreachable(f"ProxyCommand for {target.label} failed: {error}") from None
 
