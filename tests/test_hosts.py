@@ -84,6 +84,18 @@ def test_without_the_ssh_client_include_is_an_error_naming_the_line(
         resolve("cluster")
 
 
+def test_settings_paramiko_cannot_honour_are_named(ssh_config: Path) -> None:
+    (ssh_config / ".ssh" / "config").write_text(
+        "Host alias\n  HostKeyAlias login-cluster\n  PKCS11Provider /usr/lib/opensc.so\n"
+        "Host shared\n  ControlMaster auto\n"
+    )
+    assert resolve("alias").not_for_paramiko == (
+        "HostKeyAlias login-cluster", "PKCS11Provider /usr/lib/opensc.so"
+    )  # fmt: skip
+    plain = resolve("shared")
+    assert plain.not_for_paramiko == () and plain.control_master
+
+
 def test_a_config_ssh_rejects_is_its_own_words(ssh_config: Path) -> None:
     (ssh_config / ".ssh" / "config").write_text("Host x\n  NoSuchOption 1\n")
     with pytest.raises(SshTargetError, match="(?i)ssh -G says: .*nosuchoption"):

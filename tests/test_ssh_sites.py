@@ -142,13 +142,20 @@ def test_include_and_match_are_read_as_openssh_reads_them(
 
 
 def test_a_bad_config_is_one_line(laptop: Laptop, cli, tmp_path) -> None:  # noqa: F811
-    add_config(laptop, "Host broken\n  NoSuchOption yes\n")
-    r = run_step(cli, tmp_path, "broken", laptop.work)
-    assert_one_line_error(r, "ssh -G says", "nosuchoption")
+    """A setting paramiko cannot honour, a config ssh rejects, a transport nobody has: one
+    line each, naming it."""
+    key = f"IdentityFile {laptop.cluster.ssh_key}"
+    add_config(laptop, host_block(laptop, "aliased", laptop.cluster.ssh_port, key,
+                                  "HostKeyAlias other"))  # fmt: skip
+    aliased = run_step(cli, tmp_path, "aliased", laptop.work)
+    assert_one_line_error(aliased, "HostKeyAlias other", "ssh_transport: openssh")
     bad_transport = run_step(
         cli, tmp_path, "testcluster", laptop.work, env=with_transport("telnet")
     )
     assert_one_line_error(bad_transport, "PACKTIVITY_SSH_TRANSPORT", "'telnet'", "openssh")
+    add_config(laptop, "Host broken\n  NoSuchOption yes\n")
+    r = run_step(cli, tmp_path, "broken", laptop.work)
+    assert_one_line_error(r, "ssh -G says", "nosuchoption")
 
 
 # ---- certificates ---------------------------------------------------------------------------

@@ -65,6 +65,18 @@ def connect(
     """An authenticated ``paramiko.Transport`` to ``target`` (its jump transports hang on it)."""
     import paramiko
 
+    if target.not_for_paramiko:
+        raise SshTargetError(
+            f"SSH to {target.label}: {', '.join(target.not_for_paramiko)} ({target.source}) is "
+            "not something the paramiko transport can do: set 'ssh_transport: openssh' in the "
+            "config file (or PACKTIVITY_SSH_TRANSPORT=openssh) to connect through ssh"
+        )
+    if target.control_master and not _hops:
+        log.warning(
+            "%s: ControlMaster in the ssh config is not used by the paramiko transport (one "
+            "connection per process); 'ssh_transport: openssh' shares one login",
+            target.label,
+        )
     accept_new_host_key = accept_new_host_key or target.accepts_new_host_keys
     sock, jumps = _open_socket(target, accept_new_host_key, prompt, _hops)
     transport = paramiko.Transport(sock)

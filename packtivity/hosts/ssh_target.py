@@ -29,6 +29,17 @@ _TARGET = re.compile(
     r"^(?:(?P<user>[^@\s:/]+)@)?(?:\[(?P<ipv6>[0-9a-fA-F:.]+)\]|(?P<host>[^@\s:/\[\]]+))"
     r"(?::(?P<port>\d{1,5}))?$"
 )
+#: settings that change how ssh connects or authenticates, which the paramiko transport cannot
+#: do, with the value that means "not used" (``ssh -G`` prints these, or nothing)
+NOT_PARAMIKO = {
+    "HostKeyAlias": "",
+    "PKCS11Provider": "none",
+    "SecurityKeyProvider": "internal",
+    "BindAddress": "",
+    "BindInterface": "",
+    "ProxyUseFdpass": "no",
+    "HostbasedAuthentication": "no",
+}
 #: seconds ``ssh -G`` may take (a ``Match exec`` runs a command of the user's)
 RESOLVE_TIMEOUT = 30.0
 
@@ -58,6 +69,9 @@ class SshTarget:
     control_persist: Optional[str] = None  #: the user's ControlPersist, if set
     #: where the settings came from: ``ssh -G`` or paramiko's parser of ``~/.ssh/config``
     source: str = "ssh -G"
+    #: settings the paramiko transport cannot honour, as ``Keyword value`` (see NOT_PARAMIKO)
+    not_for_paramiko: tuple[str, ...] = ()
+    control_master: bool = False  #: the config asks for a shared (ControlMaster) connection
 
     @property
     def label(self) -> str:
@@ -139,6 +153,12 @@ def resolve(text: str) -> SshTarget:
         identities_only=(_one(settings, "identitiesonly") or "no").lower() in ("yes", "true"),
         strict_host_key_checking=(_one(settings, "stricthostkeychecking") or "ask").lower(),
         gssapi=(_one(settings, "gssapiauthentication") or "no").lower() in ("yes", "true"),
+        not_for_paramiko=tuple(
+            f"{name} {_one(settings, name.lower())}"
+            for name, default in NOT_PARAMIKO.items()
+            if (_one(settings, name.lower()) or default).lower() != default
+        ),
+        control_master=(_one(settings, "controlmaster") or "false").lower() not in ("false", "no"),
         control_path=_unless(_one(settings, "controlpath"), "none"),
         control_persist=_unless(_one(settings, "controlpersist"), "no", "false"),
         source=source,
