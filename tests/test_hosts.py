@@ -68,19 +68,26 @@ def test_include_match_and_certificates_are_read_as_ssh_reads_them(ssh_config: P
     assert target.proxy_command == "ssh -W %h:%p gw" and target.source == "ssh -G"
 
 
-def test_without_the_ssh_client_include_is_an_error_naming_the_line(
+def test_without_the_ssh_client_paramiko_reads_includes_and_match(
     ssh_config: Path, monkeypatch
 ) -> None:
-    """No ``ssh`` on the PATH: paramiko's parser reads the config, and refuses ``Include``
-    (it cannot read it) in one line instead of skipping it."""
+    """No ``ssh`` on the PATH: paramiko's parser reads the config, with its top-level
+    ``Include`` files inserted (relative to ~/.ssh, globs); an ``Include`` inside a block, which
+    OpenSSH reads only when the block matches, is refused in one line, not skipped."""
     monkeypatch.setenv("PATH", str(ssh_config))  # a directory without ssh
-    target = resolve("cluster")
-    assert (target.hostname, target.port, target.source) == (
-        "login.example.org", 2200, f"paramiko's parser of {ssh_config}/.ssh/config"
-    )  # fmt: skip
+    (ssh_config / ".ssh" / "conf.d").mkdir()
+    (ssh_config / ".ssh" / "conf.d" / "a.conf").write_text("Host site\n  HostName a.example.org\n")
     config = ssh_config / ".ssh" / "config"
-    config.write_text("Include other.conf\n" + config.read_text())
-    with pytest.raises(SshTargetError, match=r"config:1: Include needs the OpenSSH client"):
+    config.write_text(
+        "User everyone\nInclude conf.d/*.conf\nPort 2022\n"
+        "Match host a.example.org\n  User alice\n" + config.read_text()
+    )
+    site = resolve("site")
+    assert (site.hostname, site.port, site.user) == ("a.example.org", 2022, "everyone")
+    assert site.source == f"paramiko's parser of {config}"
+    assert resolve("cluster").hostname == "login.example.org"
+    config.write_text("Host cluster\n  Include other.conf\n")
+    with pytest.raises(SshTargetError, match=r"config:2: an Include inside a Host or Match"):
         resolve("cluster")
 
 

@@ -3,8 +3,9 @@
 The user's OpenSSH configuration is the truth.  Where the ``ssh`` client is installed, the
 effective settings of a target are ``ssh -G``'s answer: every ``Include``, ``Match`` (``host``,
 ``user``, ``exec``, ...) and ``Host`` pattern is applied by OpenSSH itself.  Without the client,
-paramiko's parser reads ``~/.ssh/config``: it applies ``Host`` and ``Match`` blocks but not
-``Include``, which is then an error naming the file, never silently skipped.
+paramiko's parser reads ``~/.ssh/config`` (``Host`` and ``Match`` blocks), with its top-level
+``Include`` files inserted here; an ``Include`` inside a block (conditional in OpenSSH) is an
+error naming the line, never silently skipped.
 
 What the target string says explicitly wins over the config (as with ``ssh``).  Nothing here
 connects; how each setting is honoured is the transport's business (:mod:`.ssh_connect`,
@@ -221,29 +222,57 @@ def _rehome(path: str, system_home: str, home: str) -> str:
 
 
 def _paramiko_config(name: str) -> dict[str, list[str]]:
-    """``~/.ssh/config`` read by paramiko (no ``ssh`` client here); ``Include`` is an error."""
+    """``~/.ssh/config`` read by paramiko (no ``ssh`` client here), its top-level ``Include``
+    files inserted where they stand (an ``Include`` inside a ``Host``/``Match`` block, which
+    OpenSSH reads conditionally, is an error naming the line)."""
     import paramiko
 
     path = ssh_config_path()
     if not os.path.exists(path):
         return {}
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise SshTargetError(f"cannot read {path}: {error}") from None
-    for number, line in enumerate(lines, 1):
-        if line.strip().lower().startswith("include"):
-            raise SshTargetError(
-                f"{path}:{number}: Include needs the OpenSSH client to be read (paramiko's "
-                "parser does not support it, and there is no 'ssh' on the PATH): install "
-                "openssh-client, or copy the included settings into the file"
-            )
-    try:
-        config = paramiko.SSHConfig.from_text("\n".join(lines)).lookup(name)
+        config = paramiko.SSHConfig.from_text("\n".join(_with_includes(path, 0))).lookup(name)
     except (paramiko.SSHException, ValueError) as error:
         raise SshTargetError(f"cannot read {path}: {error}") from None
     settings: dict[str, list[str]] = {}
     for key, value in config.items():
         settings[key.lower()] = list(value) if isinstance(value, list) else [str(value)]
     return settings
+
+
+def _with_includes(path: str, depth: int) -> list[str]:
+    """The lines of ``path`` with each top-level ``Include`` replaced by the files it names
+    (globs; relative to ``~/.ssh``, as OpenSSH reads them), recursively."""
+    import glob
+
+    if depth > 16:
+        raise SshTargetError(f"{path}: Include nested more than 16 deep (a loop?)")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SshTargetError(f"cannot read {path}: {error}") from None
+    result: list[str] = []
+    in_block = False
+    for number, line in enumerate(lines, 1):
+        words = line.replace("=", " ", 1).split()
+        keyword = words[0].lower() if words else ""
+        if keyword in ("host", "match"):
+            in_block = True
+        if keyword != "include":
+            result.append(line)
+            continue
+        if in_block:
+            raise SshTargetError(
+                f"{path}:{number}: an Include inside a Host or Match block needs the OpenSSH "
+                "client to be read (there is no 'ssh' on the PATH): install openssh-client, or "
+                "move the Include before the first Host"
+            )
+        for pattern in words[1:]:
+            pattern = os.path.expanduser(pattern)
+            if not os.path.isabs(pattern):
+                pattern = os.path.join(os.path.expanduser("~/.ssh"), pattern)
+            for included in sorted(glob.glob(pattern)):
+                result.extend(_with_includes(included, depth + 1))
+                result.append("Host *")  # what follows is top level again
+    return result
