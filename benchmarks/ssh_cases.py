@@ -16,11 +16,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 from .report import Row
+from .timing import median_seconds, scratch
 
 SNIPPET = """
 import sys, time, json
@@ -49,34 +49,27 @@ def _laptop(directory: Path) -> Path:
     return home
 
 
-def _median_per_call(action, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def transports(repeat: int) -> list[Row]:
     from packtivity import hosts
 
     repeat = max(repeat, 20)
-    with tempfile.TemporaryDirectory(prefix="bench-ssh-") as scratch:
-        home = _laptop(Path(scratch))
+    with scratch("ssh-transports") as directory:
+        home = _laptop(directory)
         previous = os.environ["HOME"]
         os.environ["HOME"] = str(home)
         config = str(home / ".ssh" / "config")
-        socket = str(home / ".ssh" / "bench-cm-%C")
+        socket = str(directory / "cm-%C")  # (a socket path has at most 107 bytes)
         raw = ["ssh", "-F", config, "-o", "ControlMaster=auto", "-o", f"ControlPath={socket}",
                "-o", "ControlPersist=60", "benchcluster", "true"]  # fmt: skip
+        openssh: Any = None
+        paramiko: Any = None
         try:
             openssh = hosts.host_for("benchcluster", transport="openssh")
             paramiko = hosts.host_for("benchcluster", transport="paramiko")
             subprocess.run(raw, check=True, capture_output=True)  # its master, up front
-            ours = _median_per_call(lambda: openssh.run(["true"]), repeat)
-            held = _median_per_call(lambda: paramiko.run(["true"]), repeat)
-            plain = _median_per_call(
+            ours = median_seconds(lambda: openssh.run(["true"]), repeat)
+            held = median_seconds(lambda: paramiko.run(["true"]), repeat)
+            plain = median_seconds(
                 lambda: subprocess.run(raw, check=True, capture_output=True), repeat
             )
             firsts = {}
@@ -90,9 +83,11 @@ def transports(repeat: int) -> list[Row]:
                     runs.append(json.loads(done.stdout.splitlines()[-1])["first"])
                 firsts[transport] = statistics.median(runs)
         finally:
-            getattr(openssh, "stop_master", lambda: None)()
+            if openssh is not None:
+                openssh.stop_master()
             subprocess.run([*raw[:-2], "-O", "exit", "benchcluster"], capture_output=True)
-            paramiko.close()
+            if paramiko is not None:
+                paramiko.close()
             os.environ["HOME"] = previous
     return [
         Row("a command, ssh_transport openssh (shared master)", ours,

@@ -252,7 +252,7 @@ def _default_control_path() -> str:
     if os.environ.get("XDG_RUNTIME_DIR"):
         candidates.append(os.path.join(os.environ["XDG_RUNTIME_DIR"], "packtivity-cm"))
     candidates.append(f"/tmp/packtivity-cm-{os.getuid()}")
-    directory = next(d for d in candidates if len(d) + 1 + _HASH_LENGTH < _SOCKET_PATH_MAX)
+    directory = next(d for d in candidates if len(d) + 1 + _SOCKET_NAME < _SOCKET_PATH_MAX)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     status = os.lstat(directory)
     if status.st_uid != os.getuid() or not stat.S_ISDIR(status.st_mode):
@@ -264,7 +264,8 @@ def _default_control_path() -> str:
     return os.path.join(directory, "%C")
 
 
-_HASH_LENGTH = 40  #: OpenSSH's %C
+#: OpenSSH's %C (40 hex digits), and the ".<16 random>" suffix of the socket while it is made
+_SOCKET_NAME = 40 + 17
 _SOCKET_PATH_MAX = 104  #: sun_path is 108 bytes on Linux, 104 on macOS
 
 
