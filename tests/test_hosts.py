@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,26 @@ def test_host_glob_matches_python_glob(tmp_path: Path, pattern: str) -> None:
     full = f"{tmp_path}/{pattern}"
     expected = sorted(glob.glob(full, recursive=True))
     assert host_glob(full, _listdir, os.path.exists) == expected
+
+
+def test_master_sockets_go_where_their_path_fits(tmp_path: Path, monkeypatch) -> None:
+    """``~/.ssh/packtivity-cm`` when a socket's path fits there (ssh's temporary name
+    included), else ``$XDG_RUNTIME_DIR/packtivity-cm``; the directory is the user's, 0700."""
+    from packtivity.hosts.openssh import _SOCKET_NAME, _SOCKET_PATH_MAX, _default_control_path
+
+    short = Path("/tmp") / f"h{os.getpid()}"
+    monkeypatch.setenv("HOME", str(short))
+    try:
+        assert _default_control_path() == f"{short}/.ssh/packtivity-cm/%C"
+        assert (short / ".ssh" / "packtivity-cm").stat().st_mode & 0o777 == 0o700
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+    deep = tmp_path / ("d" * (_SOCKET_PATH_MAX - _SOCKET_NAME))
+    monkeypatch.setenv("HOME", str(deep))
+    runtime = Path(tempfile.mkdtemp(prefix="r", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    try:
+        assert _default_control_path() == f"{runtime}/packtivity-cm/%C"
+        assert not (deep / ".ssh").exists()
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
