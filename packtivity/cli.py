@@ -14,6 +14,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import click
@@ -612,6 +613,101 @@ def shell(backend: str, **options: Any) -> None:
     if shell.in_container:
         click.echo(f"packtivity: {shlex.join(shell.argv)}", err=True)
     sys.exit(local_host().run_interactive(shell.argv, cwd=shell.cwd))
+
+
+def _run_options(func: F) -> F:
+    """DIR... and ``--ssh`` of the commands that operate a run."""
+    func = click.option(
+        "--ssh",
+        metavar="[USER@]HOST[:PORT]",
+        default=None,
+        help="The directories are on this host (a ~/.ssh/config alias works).",
+    )(func)
+    return click.argument("directories", nargs=-1, required=True, metavar="DIR...")(func)
+
+
+def _run_host(ssh: Optional[str]) -> Any:
+    from .batch.resources import ssh_transport_from_config_file
+    from .hosts import host_for
+
+    return host_for(ssh, transport=ssh_transport_from_config_file() if ssh else "paramiko")
+
+
+@utilcli.command()
+@_run_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (packtivity-status/1).")
+@click.option("--watch", is_flag=True, help="Refresh in place until every step has finished.")
+@handle_errors
+def status(directories: tuple[str, ...], ssh: Optional[str], as_json: bool, watch: bool) -> None:
+    """Every step under DIR... (a yadage work directory, any tree of step work directories):
+    state, job, host, elapsed time, exit code, and why it failed.
+
+    One search for the steps' files and one status command per scheduler for all of them.
+    Exit 0 when no step failed, 1 when one did (or was cancelled, or is unknown)."""
+    from . import runs
+
+    host = _run_host(ssh)
+    steps = runs.find_steps(host, list(directories))
+    live = watch and sys.stdout.isatty()
+    while True:
+        rows = runs.status(host, steps)
+        text = _dump(runs.json_status(rows)) if as_json else runs.table(rows)
+        click.echo(("\033[H\033[2J" if live else "") + text)
+        if not watch or all(row.status.finished for row in rows):
+            break
+        time.sleep(_watch_interval(rows))
+        steps = runs.find_steps(host, list(directories))  # a workflow adds steps as it goes
+    if any(row.status.finished and not row.status.succeeded for row in rows):
+        sys.exit(1)
+
+
+def _watch_interval(rows: list[Any]) -> float:
+    intervals = [
+        row.backend.poll_interval() for row in rows if hasattr(row.backend, "poll_interval")
+    ]
+    return max(1.0, min(intervals or [2.0]))
+
+
+@utilcli.command()
+@_run_options
+@handle_errors
+def cancel(directories: tuple[str, ...], ssh: Optional[str]) -> None:
+    """Cancel the job of every step under DIR... that has not finished."""
+    from . import runs
+
+    host = _run_host(ssh)
+    asked = runs.cancel(runs.status(host, runs.find_steps(host, list(directories))))
+    for row in asked:
+        click.echo(f"cancel requested: {row.files.step} ({row.job})")
+    click.echo(f"{len(asked)} steps asked to cancel", err=True)
+
+
+@utilcli.command()
+@_run_options
+@click.option("--yes", is_flag=True, help="Remove them (without it, only list them).")
+@handle_errors
+def clean(directories: tuple[str, ...], ssh: Optional[str], yes: bool) -> None:
+    """Remove packtivity's own files of the steps under DIR...: their _packtivity directories
+    (job bodies, logs, run records, proxies).  A step's outputs are never touched.  Lists what
+    it would remove unless --yes; refuses while a step has not finished."""
+    from . import runs
+
+    host = _run_host(ssh)
+    steps = runs.find_steps(host, list(directories))
+    running = [row for row in runs.status(host, steps) if not row.status.finished]
+    if running:
+        names = ", ".join(row.files.step for row in running[:5]) + (", ..." * (len(running) > 5))
+        raise BadInput(
+            f"{len(running)} steps have not finished ({names}): wait for them, or "
+            "'packtivity-util cancel' them first"
+        )
+    meta = runs.meta_directories(steps)
+    for directory in meta:
+        click.echo(("removed " if yes else "would remove ") + directory)
+        if yes:
+            host.remove_tree(directory)
+    if not yes and meta:
+        click.echo(f"{len(meta)} directories; pass --yes to remove them", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

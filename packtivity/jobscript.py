@@ -174,3 +174,9 @@ def write_job_body(body: JobBody, host: Host) -> None:
 def job_paths(metadir: str, step: str) -> tuple[str, str]:
     """``(script_path, record_path)`` of a step in its meta directory (``_packtivity``)."""
     return posixpath.join(metadir, f"{step}.job.sh"), posixpath.join(metadir, f"{step}.run.json")
+
+
+def proxy_path(record_path: str) -> str:
+    """Where a batch step's proxy is kept beside its run record: ``<step>.proxy.json`` (the
+    JSON ``--async`` writes; :mod:`packtivity.runs` finds every step of a run by these)."""
+    return record_path.removesuffix(".run.json") + ".proxy.json"

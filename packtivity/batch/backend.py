@@ -10,6 +10,7 @@ publisher on the shared storage.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Optional
@@ -18,7 +19,7 @@ from ..apptainer.settings import as_flag
 from ..asyncbackends import ForegroundBackend, PacktivityProxyBase
 from ..errors import BackendError, ProxyError, StepFailed
 from ..hosts import Host, HostUnreachable, host_for, local_host
-from ..jobscript import JobBody, render_job_body, with_run_id, write_job_body
+from ..jobscript import JobBody, proxy_path, render_job_body, with_run_id, write_job_body
 from ..outcome import CANCELLED, FAILED, NOT_SUBMITTED, PENDING, Outcome, decide
 from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
@@ -232,11 +233,20 @@ class BatchBackend:
                     timespec="seconds"
                 ),
             )
+            self._keep(BatchProxy(details))
 
         if not self.queue.submit(Waiting(details, submit_now, submitted)):
             details.setdefault("submitter", this_process())
             log.info("%s %s", body.step, self.queue.waiting(body.record_path))
+            self._keep(BatchProxy(details))
         return BatchProxy(details)
+
+    def _keep(self, proxy: BatchProxy) -> None:
+        """The proxy beside the step's run record (:func:`proxy_path`): how ``packtivity-util
+        status DIR`` finds the steps of a run, whoever holds their handles."""
+        self.host.write_text(
+            proxy_path(proxy.details()["record"]), json.dumps(proxy.json(), indent=1) + "\n"
+        )
 
     def job_body(
         self,

@@ -1,0 +1,241 @@
+"""A run: every step under some directories, found by the files packtivity keeps beside them.
+
+Each step's work directory has ``_packtivity/``: the job body, its log, the run record
+(``<step>.run.json``, written when the command ends) and, for a batch or detached step, its
+proxy (``<step>.proxy.json``, written at submission).  A yadage work directory holds one such
+directory per step; so does any tree of step work directories.  Finding them is one ``find``
+on the host that holds them (this machine, or the cluster over ``--ssh``); asking where they
+stand is one status poll per scheduler for all of them (:mod:`packtivity.batch.poller`).
+
+Functions here return data; ``packtivity-util status|cancel|clean`` print it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .errors import BadInput, ProxyError
+from .hosts import Host
+from .protocol import Cancels, Proxy, Status, status_of
+from .runrecord import RunRecord, RunRecordError, parse_run_record
+
+#: the version of ``packtivity-util status --json``'s output
+STATUS_FORMAT = "packtivity-status/1"
+META = "_packtivity"
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    """One step's files in its ``_packtivity`` directory (None: not there)."""
+
+    workdir: str
+    step: str  #: ``<name>-<run id>``
+    proxy: Optional[str]
+    record: Optional[str]
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """Where one step stands, as ``status`` shows it."""
+
+    files: StepFiles
+    status: Status
+    job: str  #: ``slurm 123``, ``pbs 7.server``, ``local 4242@...``; empty for a step run in place
+    host: str  #: where its command ran (from the run record), empty before it ended
+    elapsed: Optional[float]  #: seconds: start to end once ended, submission to now before
+    proxy: Optional[Proxy] = None
+    backend: Any = None
+
+
+def find_steps(host: Host, directories: list[str]) -> list[StepFiles]:
+    """The steps under ``directories`` on ``host``, sorted by work directory and name: one
+    ``find`` for all of them.  :class:`BadInput` for a directory that is not there."""
+    for directory in directories:
+        if not host.is_dir(directory):
+            raise BadInput(f"{directory} is not a directory on {host.name}")
+    argv = ["find", *directories, "-path", f"*/{META}/*", "-name", "*.json", "-print0"]
+    found = host.run(argv)
+    files: dict[tuple[str, str], dict[str, str]] = {}
+    for path in filter(None, found.output.split("\0")):
+        meta, name = posixpath.split(path)
+        if posixpath.basename(meta) != META:
+            continue  # deeper (PSI/J's own files)
+        for suffix, kind in ((".proxy.json", "proxy"), (".run.json", "record")):
+            if name.endswith(suffix):
+                key = (posixpath.dirname(meta), name.removesuffix(suffix))
+                files.setdefault(key, {})[kind] = path
+    return [
+        StepFiles(workdir, step, kinds.get("proxy"), kinds.get("record"))
+        for (workdir, step), kinds in sorted(files.items())
+    ]
+
+
+def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
+    """Where each step stands: a step with a proxy through its backend (every job watched
+    first, so one status command per scheduler answers for all); a step run in place from its
+    run record alone."""
+    from . import waiting
+    from .backendutils import load_proxy
+
+    loaded: list[tuple[StepFiles, Any, Any]] = []
+    for step in steps:
+        if step.proxy is None:
+            loaded.append((step, None, None))
+            continue
+        try:
+            proxy, backend = load_proxy(json.loads(host.read_text(step.proxy)))
+        except (ValueError, ProxyError) as error:
+            raise ProxyError(f"{step.proxy} on {host.name}: {error}") from None
+        waiting.watch_all(backend, proxy)
+        loaded.append((step, proxy, backend))
+    rows = []
+    for step, proxy, backend in loaded:
+        record = _record(host, step)
+        if proxy is None:
+            state = _record_status(record, step)
+            job = ""
+        else:
+            state = status_of(backend, proxy)
+            details = proxy.details() if hasattr(proxy, "details") else {}
+            job = f"{details.get('backend', '')} {details.get('native_id') or '(waiting)'}"
+        rows.append(
+            StepRow(
+                step,
+                state,
+                job.strip(),
+                (record.host or "") if record else "",
+                _elapsed(record, proxy),
+                proxy,
+                backend,
+            )  # fmt: skip
+        )
+    return rows
+
+
+def _record(host: Host, step: StepFiles) -> Optional[RunRecord]:
+    if step.record is None:
+        return None
+    try:
+        return parse_run_record(host.read_text(step.record), step.record)
+    except (FileNotFoundError, RunRecordError):
+        return None  # replaced meanwhile by a new run, or not a record: the proxy answers
+
+
+def _record_status(record: Optional[RunRecord], step: StepFiles) -> Status:
+    if record is None:
+        return Status("unknown", True, False, f"{step.record} is not a readable run record")
+    if record.succeeded:
+        return Status("succeeded", True, True, "", 0)
+    return Status("failed", True, False, f"failed with {record.describe()}", record.exit_code)
+
+
+def _elapsed(record: Optional[RunRecord], proxy: Any) -> Optional[float]:
+    if record is not None:
+        return _seconds(record.end) - _seconds(record.start)
+    submitted = proxy.details().get("submitted") if hasattr(proxy, "details") else None
+    if submitted:
+        now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+        return now - _seconds(submitted)
+    return None
+
+
+def _seconds(timestamp: str) -> float:
+    try:
+        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return float("nan")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
+
+
+def cancel(rows: list[StepRow]) -> list[StepRow]:
+    """Cancel the job of every step that has not finished; the steps it was asked of."""
+    asked = []
+    for row in rows:
+        if row.status.finished or row.proxy is None:
+            continue
+        if not isinstance(row.backend, Cancels):
+            raise BadInput(f"{row.files.proxy}: this backend's steps cannot be cancelled")
+        row.backend.cancel(row.proxy)
+        asked.append(row)
+    return asked
+
+
+def json_status(rows: list[StepRow]) -> dict[str, Any]:
+    """``packtivity-util status --json``::
+
+        {"format": "packtivity-status/1", "counts": {STATE: N, ...},
+         "steps": [{"workdir": DIR, "step": NAME, "status": STATE, "finished": BOOL,
+                    "succeeded": BOOL, "job": STR|null, "host": STR|null,
+                    "elapsed": SECONDS|null, "exit_code": INT|null, "message": STR|null,
+                    "proxy": PATH|null, "record": PATH|null}, ...]}
+
+    New keys may be added within a format version; a change to these is a new version.
+    """
+    return {
+        "format": STATUS_FORMAT,
+        "counts": counts(rows),
+        "steps": [
+            {
+                "workdir": row.files.workdir,
+                "step": row.files.step,
+                "status": row.status.state,
+                "finished": bool(row.status.finished),
+                "succeeded": bool(row.status.succeeded),
+                "job": row.job or None,
+                "host": row.host or None,
+                "elapsed": None if row.elapsed is None else round(row.elapsed, 1),
+                "exit_code": row.status.exit_code,
+                "message": row.status.message or None,
+                "proxy": row.files.proxy,
+                "record": row.files.record,
+            }
+            for row in rows
+        ],
+    }
+
+
+def counts(rows: list[StepRow]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for row in rows:
+        result[row.status.state] = result.get(row.status.state, 0) + 1
+    return dict(sorted(result.items()))
+
+
+def table(rows: list[StepRow]) -> str:
+    """The rows as an aligned text table, a failure's message under its row, then the counts."""
+    header = ("STEP", "STATE", "JOB", "HOST", "ELAPSED", "EXIT", "WORKDIR")
+    lines = [header]
+    for row in rows:
+        exit_code = "" if row.status.exit_code is None else str(row.status.exit_code)
+        lines.append((row.files.step, row.status.state, row.job, row.host,
+                      _duration(row.elapsed), exit_code, row.files.workdir))  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    text = []
+    for index, line in enumerate(lines):
+        text.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1])
+        failed = rows[index - 1].status if index else None
+        if failed is not None and failed.finished and not failed.succeeded:
+            text.append(f"    {failed.message}")
+    summary = ", ".join(f"{n} {state}" for state, n in counts(rows).items())
+    text.append(f"{len(rows)} steps: {summary or 'none'}")
+    return "\n".join(line.rstrip() for line in text)
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None or seconds != seconds:  # NaN: a time that did not parse
+        return ""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def meta_directories(steps: list[StepFiles]) -> list[str]:
+    """The ``_packtivity`` directories of ``steps``: what ``clean`` removes (packtivity's own
+    files: job bodies, logs, run records, proxies; never a step's outputs)."""
+    return sorted({posixpath.join(step.workdir, META) for step in steps})

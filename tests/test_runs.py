@@ -1,0 +1,144 @@
+"""Operating a run (issue 22): ``packtivity-util status``, ``cancel`` and ``clean`` of every
+step under a directory, on the test cluster's real Slurm, with a yadage workflow as the source
+of steps, and over SSH.  Each batch step keeps its proxy beside its run record, which is how a
+directory's steps are found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import BIN, assert_one_line_error
+from stepspecs import host_spec, write_spec
+from test_ssh import Laptop, laptop  # noqa: F401  (the laptop fixture)
+
+WORKFLOWS = Path(__file__).parent / "workflows"
+UTIL = str(BIN / "packtivity-util")
+
+
+def counting_path(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose PATH first has wrappers that log each scheduler program run."""
+    bindir, calls = tmp_path / "bin", tmp_path / "calls.log"
+    bindir.mkdir()
+    for program in ("squeue", "sacct", "scontrol", "sbatch", "scancel"):
+        real = subprocess.run(["sh", "-c", f"command -v {program}"], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        (bindir / program).write_text(f'#!/bin/sh\necho {program} >> {calls}\nexec {real} "$@"\n')
+        (bindir / program).chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}, calls
+
+
+def status_json(*directories: str, cwd: Path, env=None) -> tuple[int, dict]:
+    r = subprocess.run([UTIL, "status", "--json", *directories], cwd=cwd, capture_output=True,
+                       text=True, timeout=120, env=env)  # fmt: skip
+    assert r.stdout, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_status_of_a_yadage_workflow_on_slurm(slurm, tmp_path: Path) -> None:
+    """yadage runs a map over four items and a reduce with ``-b slurm``; ``status work`` finds
+    the five steps in yadage's work directory, all succeeded, each with its Slurm job and the
+    host it ran on, from their run records: no scheduler program at all."""
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "yadage-run"), "-t", str(WORKFLOWS), "work",
+         "mapreduce.yml", "-b", "slurm", "-p", "items=[1, 2, 3, 4]"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    env, calls = counting_path(tmp_path)
+    code, report = status_json("work", cwd=tmp_path, env=env)
+    assert code == 0 and report["format"] == "packtivity-status/1"
+    assert report["counts"] == {"succeeded": 5}
+    steps = report["steps"]
+    assert sorted(Path(s["workdir"]).name for s in steps) == ["0", "1", "2", "3", "reduce"]
+    assert all(s["job"].startswith("slurm ") and s["host"] and s["exit_code"] == 0 for s in steps)
+    assert not calls.exists() or calls.read_text() == ""
+    text = subprocess.run([UTIL, "status", "work"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "5 steps: 5 succeeded"
+    assert all(s["step"] in text.stdout for s in steps)
+
+
+def test_status_cancel_and_clean_of_a_run_in_flight(slurm, shared_workdir: Path) -> None:
+    """Three steps submitted ``--async`` under one directory: one succeeds, one fails with its
+    own exit code, one runs long.  ``status`` tells them apart (the failure with its message)
+    with at most 2 scheduler programs; ``clean`` refuses while one runs; ``cancel`` ends it;
+    ``clean`` then lists, and with --yes removes, only the ``_packtivity`` directories."""
+    run = shared_workdir / "run"
+    steps = {
+        "ok": host_spec("echo done > {out}", {"out": "{workdir}/out.txt"}),
+        "fails": host_spec("echo 'no calibration' >&2; exit 3"),
+        "long": host_spec("sleep 300"),
+    }
+    for name, spec in steps.items():
+        write_spec(shared_workdir, f"{name}.yml", spec)
+        r = subprocess.run(
+            [str(BIN / "packtivity-run"), "-t", str(shared_workdir), f"{name}.yml", "-b", "slurm",
+             "--async", "-x", f"{name}.json", "-w", str(run / name)],
+            cwd=shared_workdir, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 120
+    while True:
+        code, report = status_json(str(run), cwd=shared_workdir)
+        states = {Path(s["workdir"]).name: s for s in report["steps"]}
+        if states["ok"]["finished"] and states["fails"]["finished"]:
+            break
+        assert time.monotonic() < deadline, report
+        time.sleep(1)
+    assert code == 1  # a step failed
+    assert states["ok"]["status"] == "succeeded" and states["ok"]["job"].startswith("slurm ")
+    assert states["fails"]["status"] == "failed" and states["fails"]["exit_code"] == 3
+    assert "exit code 3" in states["fails"]["message"]
+    assert states["long"]["status"] in ("pending", "running")
+    env, calls = counting_path(shared_workdir)
+    status_json(str(run), cwd=shared_workdir, env=env)
+    assert len(calls.read_text().split()) <= 2, calls.read_text()
+    refused = subprocess.run([UTIL, "clean", str(run)], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert_one_line_error(refused, "1 steps have not finished", "packtivity-util cancel")
+    cancel = subprocess.run([UTIL, "cancel", str(run)], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert cancel.returncode == 0 and cancel.stdout.count("cancel requested") == 1, cancel.stderr
+    deadline = time.monotonic() + 120
+    while not states["long"]["finished"]:
+        assert time.monotonic() < deadline, states["long"]
+        time.sleep(1)
+        _, report = status_json(str(run), cwd=shared_workdir)
+        states = {Path(s["workdir"]).name: s for s in report["steps"]}
+    assert states["long"]["status"] == "cancelled"
+    listed = subprocess.run([UTIL, "clean", str(run)], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert listed.returncode == 0
+    assert sorted(listed.stdout.split("\n")[:-1]) == [
+        f"would remove {run / name / '_packtivity'}" for name in sorted(steps)
+    ]
+    assert all((run / name / "_packtivity").is_dir() for name in steps)
+    removed = subprocess.run([UTIL, "clean", "--yes", str(run)], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert not any((run / name / "_packtivity").exists() for name in steps)
+    assert (run / "ok" / "out.txt").read_text() == "done\n"  # a step's output stays
+
+
+def test_status_over_ssh(laptop: Laptop, cli, tmp_path: Path) -> None:  # noqa: F811
+    """Steps submitted from the laptop; ``status --ssh testcluster DIR`` reads the cluster's
+    storage (the directory is the cluster's path); a directory it lacks is one line."""
+    write_spec(tmp_path, "step.yml", host_spec("id -un > who.txt", {"who": "{workdir}/who.txt"}))
+    for name in ("a", "b"):
+        r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "slurm", "--ssh",
+                "testcluster", "-w", str(laptop.work / "run" / name), cwd=tmp_path,
+                timeout=180)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    r = subprocess.run([UTIL, "status", "--json", "--ssh", "testcluster", str(laptop.work / "run")],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["counts"] == {"succeeded": 2}
+    missing = subprocess.run([UTIL, "status", "--ssh", "testcluster", "/nonexistent/run"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert_one_line_error(missing, "/nonexistent/run is not a directory on packtivity@")
