@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from .report import Row
 from .timing import median_seconds, run, run_measured, scratch
@@ -179,16 +179,26 @@ def status_of_proxies(repeat: int, counts: tuple[int, ...] = (1, 100, 1000)) -> 
             rows.append(
                 _checkproxy_row(f"{count} queued", paths[:count], ids[:count], directory, repeat)
             )
+        # issue 22: the same queued steps found by their directory (each keeps its proxy)
+        status = [str(BIN / "packtivity-util"), "status", str(directory)]
+        rows.append(_checkproxy_row(f"{max(counts)} queued", [], ids, directory, repeat, status))
     return rows
 
 
 def _checkproxy_row(
-    label: str, paths: list[Path], ids: list[str], directory: Path, repeat: int
+    label: str,
+    paths: list[Path],
+    ids: list[str],
+    directory: Path,
+    repeat: int,
+    argv: Optional[list[str]] = None,
 ) -> Row:
+    """``packtivity-checkproxy`` of ``paths`` (or ``argv``, another command over those jobs)."""
     counting = CountingCommands(directory / "bin")
     walls, peaks, programs = [], [], []
+    argv = argv or [str(BIN / "packtivity-checkproxy"), *map(str, paths)]
     for _ in range(repeat):
-        wall, peak, log = counting.run([str(BIN / "packtivity-checkproxy"), *map(str, paths)])
+        wall, peak, log = counting.run(argv)
         walls.append(wall)
         peaks.append(peak)
         programs = max(programs, log, key=len)
@@ -196,8 +206,13 @@ def _checkproxy_row(
     raw = median_seconds(lambda: run(squeue), repeat)
     wall, peak = statistics.median(walls), max(peaks)
     met = wall < 2.0 and peak < 60 and len(programs) <= 2
+    what = (
+        f"`packtivity-util status DIR` of {label} steps (found by their directories)"
+        if "status" in argv
+        else f"`packtivity-checkproxy` of {label} proxies"
+    )
     return Row(
-        f"`packtivity-checkproxy` of {label} proxies", wall, "one `squeue` of those jobs", raw,
+        what, wall, "one `squeue` of those jobs", raw,
         "under 2 s, 60 MiB, 2 scheduler commands", met,
         note=f"peak {peak:.0f} MiB; scheduler programs run: {', '.join(programs) or 'none'}",
     )  # fmt: skip
