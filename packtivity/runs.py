@@ -81,21 +81,25 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
     from . import waiting
     from .backendutils import load_proxy
 
-    loaded: list[tuple[StepFiles, Any, Any]] = []
+    loaded: list[tuple[StepFiles, Any, Any, str]] = []
     for step in steps:
         if step.proxy is None:
-            loaded.append((step, None, None))
+            loaded.append((step, None, None, ""))
             continue
         try:
             proxy, backend = load_proxy(json.loads(host.read_text(step.proxy)))
-        except (ValueError, ProxyError) as error:
-            raise ProxyError(f"{step.proxy} on {host.name}: {error}") from None
+        except (ValueError, ProxyError, FileNotFoundError) as error:
+            loaded.append((step, None, None, f"{step.proxy} on {host.name}: {error}"))
+            continue  # one unreadable proxy does not hide the other steps
         waiting.watch_all(backend, proxy)
-        loaded.append((step, proxy, backend))
+        loaded.append((step, proxy, backend, ""))
     rows = []
-    for step, proxy, backend in loaded:
+    for step, proxy, backend, problem in loaded:
         record = _record(host, step)
-        if proxy is None:
+        if problem:
+            state = Status("unknown", True, False, problem)
+            job = ""
+        elif proxy is None:
             state = _record_status(record, step)
             job = ""
         else:

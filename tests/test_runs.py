@@ -142,3 +142,24 @@ def test_status_over_ssh(laptop: Laptop, cli, tmp_path: Path) -> None:  # noqa: 
     missing = subprocess.run([UTIL, "status", "--ssh", "testcluster", "/nonexistent/run"],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert_one_line_error(missing, "/nonexistent/run is not a directory on packtivity@")
+
+
+def test_status_of_steps_run_in_place_and_an_unreadable_proxy(cli, tmp_path: Path) -> None:
+    """Steps run to completion in place (no proxy) are told by their run records; a proxy file
+    that is not one is that step's 'unknown', not the end of the whole table."""
+    write_spec(tmp_path, "ok.yml", host_spec("true"))
+    write_spec(tmp_path, "bad.yml", host_spec("exit 5"))
+    for name in ("ok", "bad"):
+        workdir = str(tmp_path / "run" / name)
+        cli("packtivity-run", "-t", str(tmp_path), f"{name}.yml", "-w", workdir, cwd=tmp_path)
+    (tmp_path / "run" / "ok" / "_packtivity" / "garbled.proxy.json").write_text("{not json")
+    r = subprocess.run([UTIL, "status", "run"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[-1] == "3 steps: 1 failed, 1 succeeded, 1 unknown"
+    assert any("garbled.proxy.json" in line for line in lines)
+    assert any(line.strip().startswith("failed with exit code 5") for line in lines)
+    missing = subprocess.run([UTIL, "status", "nowhere"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert_one_line_error(missing, "nowhere is not a directory on this machine")
