@@ -36,8 +36,8 @@ def test_records_of_real_runs_match_the_schema(cli, tmp_path: Path, command, exi
 
 
 def test_a_container_steps_record_matches_the_schema(apptainer, cli, tmp_path: Path) -> None:
-    spec = container_spec("busybox", {"process_type": "string-interpolated-cmd", "cmd": "true"},
-                          imagetag="1.36")  # fmt: skip
+    command = {"process_type": "string-interpolated-cmd", "cmd": "true"}
+    spec = container_spec(str(apptainer.image("busybox")), command)  # a local SIF
     write_spec(tmp_path, "step.yml", spec)
     r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-w", str(tmp_path / "w"),
             cwd=tmp_path)  # fmt: skip

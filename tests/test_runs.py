@@ -54,7 +54,8 @@ def test_status_of_a_yadage_workflow_on_slurm(slurm, tmp_path: Path) -> None:
     assert code == 0 and report["format"] == "packtivity-status/1"
     assert report["counts"] == {"succeeded": 5}
     steps = report["steps"]
-    assert sorted(Path(s["workdir"]).name for s in steps) == ["0", "1", "2", "3", "reduce"]
+    names = ["map_0", "map_1", "map_2", "map_3", "reduce"]
+    assert sorted(Path(s["workdir"]).name for s in steps) == names
     assert all(s["job"].startswith("slurm ") and s["host"] and s["exit_code"] == 0 for s in steps)
     assert not calls.exists() or calls.read_text() == ""
     text = subprocess.run([UTIL, "status", "work"], cwd=tmp_path, capture_output=True,
@@ -70,7 +71,7 @@ def test_status_cancel_and_clean_of_a_run_in_flight(slurm, shared_workdir: Path)
     ``clean`` then lists, and with --yes removes, only the ``_packtivity`` directories."""
     run = shared_workdir / "run"
     steps = {
-        "ok": host_spec("echo done > {out}", {"out": "{workdir}/out.txt"}),
+        "ok": host_spec("echo done > out.txt"),
         "fails": host_spec("echo 'no calibration' >&2; exit 3"),
         "long": host_spec("sleep 300"),
     }
