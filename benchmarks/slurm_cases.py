@@ -117,7 +117,8 @@ def inprocess_submission(count: int) -> Row:
     ``count`` raw ``sbatch`` calls, and PSI/J alone for the same script."""
     with scratch("api-submit") as directory, cancelled_afterwards() as ids:
         script = raw_script(directory)
-        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",))
+        # every job submitted (queue_size would hold all but 100 back: those are no submissions)
+        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",), queue_size=count + 2)
         ids.append(backend.submit(TRIVIAL_SPEC, {}, state_in(directory, "warm"), None).native_id)
 
         start = time.perf_counter()
@@ -125,6 +126,8 @@ def inprocess_submission(count: int) -> Row:
             proxy = backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), {"name": "b"})
             ids.append(proxy.native_id)
         ours = (time.perf_counter() - start) / count
+        if None in ids:  # held back by the process's submit queue: no submission to time
+            raise RuntimeError(f"{ids.count(None)} of {count} steps were not submitted")
 
         start = time.perf_counter()
         for _ in range(count):
@@ -168,7 +171,8 @@ def status_of_proxies(repeat: int, counts: tuple[int, ...] = (1, 100, 1000)) -> 
     and scheduler commands, against one raw ``squeue`` for the same jobs."""
     rows = []
     with scratch("status") as directory, cancelled_afterwards() as ids:
-        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",))
+        # every job in the queue (queue_size would hold all but 100 back in this process)
+        backend = slurm_backend(scheduler_option=(f"begin={HOLD}",), queue_size=max(counts) + 1)
         paths = []
         for i in range(max(counts)):
             proxy = backend.submit(TRIVIAL_SPEC, {}, state_in(directory, f"w{i}"), {"name": "s"})
