@@ -293,6 +293,15 @@ def batch_options(func: F) -> F:
             "(default 100).",
         ),
         click.option(
+            "--retries",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Batch: submit a step the cluster ended (walltime, memory, node failure, "
+            "preemption) again, up to N times, with twice what it ran out of (default 0; "
+            "retry_on and retry_grow in the config file say which ends and how much more).",
+        ),
+        click.option(
             "--submit-rate-limit",
             "submit_rate_limit",
             default=None,

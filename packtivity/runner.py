@@ -26,6 +26,7 @@ BATCH_FLAGS = (
     "accept_new_host_key",
     "queue_size",
     "submit_rate_limit",
+    "retries",
 )
 
 

@@ -87,7 +87,10 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
             loaded.append((step, None, None, ""))
             continue
         try:
-            proxy, backend = load_proxy(json.loads(host.read_text(step.proxy)))
+            data = json.loads(host.read_text(step.proxy))
+            if isinstance(data, dict) and data.get("superseded_by"):
+                continue  # an attempt retried: its successor has a row of its own
+            proxy, backend = load_proxy(data)
         except (ValueError, ProxyError, FileNotFoundError) as error:
             loaded.append((step, None, None, f"{step.proxy} on {host.name}: {error}"))
             continue  # one unreadable proxy does not hide the other steps
@@ -95,17 +98,18 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
         loaded.append((step, proxy, backend, ""))
     rows = []
     for step, proxy, backend, problem in loaded:
-        record = _record(host, step)
         if problem:
-            state = Status("unknown", True, False, problem)
-            job = ""
+            state, job, record = Status("unknown", True, False, problem), "", None
         elif proxy is None:
-            state = _record_status(record, step)
-            job = ""
+            record = _record(host, step.record)
+            state, job = _record_status(record, step), ""
         else:
-            state = status_of(backend, proxy)
+            state = status_of(backend, proxy)  # (may submit the next attempt: see retry.py)
             details = proxy.details() if hasattr(proxy, "details") else {}
+            record = _record(host, details.get("record", step.record))
             job = f"{details.get('backend', '')} {details.get('native_id') or '(waiting)'}"
+            if int(details.get("attempt") or 1) > 1:
+                job += f" (attempt {details['attempt']})"
         rows.append(
             StepRow(
                 step,
@@ -120,11 +124,11 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
     return rows
 
 
-def _record(host: Host, step: StepFiles) -> Optional[RunRecord]:
-    if step.record is None:
+def _record(host: Host, path: Optional[str]) -> Optional[RunRecord]:
+    if path is None:
         return None
     try:
-        return parse_run_record(host.read_text(step.record), step.record)
+        return parse_run_record(host.read_text(path), path)
     except (FileNotFoundError, RunRecordError):
         return None  # replaced meanwhile by a new run, or not a record: the proxy answers
 

@@ -29,6 +29,7 @@ from . import SCHEDULERS, detached
 from . import resources as resources_module
 from .adapters import adapter as scheduler_adapter
 from .poller import poller_for, run_scheduler_command
+from .retry import RetryPolicy, grown, request_from_json, request_json
 from .submission import Submitted, submit
 from .throttle import Waiting, process_alive, queue_for, this_process
 
@@ -99,13 +100,17 @@ class BatchBackend:
         accept_new_host_key: Any = False,
         queue_size: Any = None,
         submit_rate_limit: Any = None,
+        retries: Any = None,
+        retry_on: Any = None,
+        retry_grow: Any = None,
         **resource_options: Any,
     ) -> None:
         unknown = set(resource_options) - set(RESOURCE_OPTIONS)
         if unknown:
             known = ", ".join(
                 ["config", "profile", "scheduler_option", "ssh", "accept_new_host_key"]
-                + ["queue_size", "submit_rate_limit", *RESOURCE_OPTIONS]
+                + ["queue_size", "submit_rate_limit", "retries", "retry_on", "retry_grow"]
+                + list(RESOURCE_OPTIONS)
             )
             raise BackendError(
                 f"unknown option(s) {', '.join(sorted(unknown))} for -b {scheduler}; known: {known}"
@@ -136,6 +141,8 @@ class BatchBackend:
         self.poller = poller_for(
             self.adapter, self.host, resources_module.poll_settings_from_config_file(profile)
         )
+        retry_options = {"retries": retries, "retry_on": retry_on, "retry_grow": retry_grow}
+        self.retry_policy = resources_module.retry_policy(profile, retry_options, scheduler)
         limits = {"queue_size": queue_size, "submit_rate_limit": submit_rate_limit}
         self.queue = queue_for(
             self.poller, resources_module.submit_limits(profile, limits, scheduler)
@@ -189,8 +196,25 @@ class BatchBackend:
                 spec, parameters, state, metadata
             )
         state.ensure()
+        resources = self.resources(spec["environment"])
+        return BatchProxy(
+            self._submit_attempt(spec, parameters, state, metadata, resources, self.retry_policy)
+        )
+
+    def _submit_attempt(
+        self,
+        spec: Any,
+        parameters: Any,
+        state: State,
+        metadata: dict[str, Any],
+        resources: resources_module.Resources,
+        policy: RetryPolicy,
+        attempt: int = 1,
+    ) -> dict[str, Any]:
+        """Write a run's job body and submit it (or queue it for a slot); its proxy's details,
+        filled in further when it is submitted."""
         metadata = with_run_id(metadata)  # this submission's files and job: <name>-<run id>
-        body, resources = self.job_body(spec, parameters, state, metadata, self.exec_config)
+        body = self.plan(spec, parameters, state, metadata, self.exec_config)
         write_job_body(body, self.host)
         name = metadata["name"]
         from .. import __version__
@@ -214,6 +238,9 @@ class BatchBackend:
             "resources": resources.describe(),
             "submitted": None,
             "packtivity_version": __version__,
+            "attempt": attempt,
+            "retry": policy.json(),
+            "request": request_json(resources),
         }
 
         def submit_now() -> Submitted:
@@ -239,7 +266,7 @@ class BatchBackend:
             details.setdefault("submitter", this_process())
             log.info("%s %s", body.step, self.queue.waiting(body.record_path))
             self._keep(BatchProxy(details))
-        return BatchProxy(details)
+        return details
 
     def _keep(self, proxy: BatchProxy) -> None:
         """The proxy beside the step's run record (:func:`proxy_path`): how ``packtivity-util
@@ -248,17 +275,17 @@ class BatchBackend:
             proxy_path(proxy.details()["record"]), json.dumps(proxy.json(), indent=1) + "\n"
         )
 
-    def job_body(
+    def plan(
         self,
         spec: Any,
         parameters: Any,
         state: Optional[State],
         metadata: dict[str, Any],
         exec_config: ExecutionConfig,
-    ) -> tuple[JobBody, resources_module.Resources]:
-        """The job body of a step (:func:`packtivity.plan.plan_step`) and its resources; the
-        image is pulled first when needed (with a dry-run ``exec_config``, only printed)."""
-        body = plan_step(
+    ) -> JobBody:
+        """The job body of a step (:func:`packtivity.plan.plan_step`); the image is pulled
+        first when needed (with a dry-run ``exec_config``, only printed)."""
+        return plan_step(
             spec,
             parameters,
             state,
@@ -268,7 +295,6 @@ class BatchBackend:
             self.host,
             job_id_variable=self.adapter.job_id_variable or None,
         )
-        return body, self.resources(spec["environment"])
 
     def show_script(
         self,
@@ -286,7 +312,8 @@ class BatchBackend:
         state = self.bind(state)
         dry_run = ExecutionConfig({**self.exec_config.config, "dry_run": True})
         metadata = with_run_id(metadata or {"name": "packtivity"})
-        body, resources = self.job_body(spec, parameters, state, metadata, dry_run)
+        body = self.plan(spec, parameters, state, metadata, dry_run)
+        resources = self.resources(spec["environment"])
         if self.adapter.detached:
             scheduler_script = detached.script(body)
         else:
@@ -300,7 +327,66 @@ class BatchBackend:
         )
 
     def outcome(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
-        """How the job stands now (see :mod:`packtivity.outcome`)."""
+        """How the step stands now (see :mod:`packtivity.outcome`): its current attempt's
+        verdict, or -- when that attempt ended in a way its retry policy retries -- the next
+        attempt's, submitted here or followed where another process submitted it."""
+        verdict = self._verdict(proxy, max_age)
+        details = proxy.details()
+        attempt = int(details.get("attempt") or 1)
+        policy = RetryPolicy.from_json(details.get("retry"))
+        if not verdict.finished or not policy.allows(attempt, verdict.status):
+            return verdict
+        successor = self._next_attempt(proxy, verdict, policy, attempt)
+        if successor is None:
+            return Outcome(
+                PENDING, None, f"{proxy.describe()}: attempt {attempt + 1} is being submitted"
+            )
+        previous = {key: details.get(key) for key in _ATTEMPT_KEYS}
+        previous.update(status=verdict.status, message=verdict.message)
+        history = [*details.get("attempts", []), previous]
+        details.clear()
+        details.update(successor, attempts=history)
+        return self.outcome(proxy, max_age)
+
+    def _next_attempt(
+        self, proxy: BatchProxy, verdict: Outcome, policy: RetryPolicy, attempt: int
+    ) -> Optional[dict[str, Any]]:
+        """The details of the attempt after ``proxy``'s: submitted here when this process is
+        the first to claim the retry (``mkdir``, atomic on any file system, here or over SSH),
+        else read from where the process that claimed it keeps it (None: not written yet)."""
+        details = proxy.details()
+        kept = proxy_path(details["record"])
+        if self.host.run(["mkdir", details["record"] + ".retried"]).returncode != 0:
+            try:
+                pointer = json.loads(self.host.read_text(kept)).get("superseded_by")
+                return json.loads(self.host.read_text(pointer))["proxydetails"] if pointer else None
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
+                return None
+        from ..statecontexts import load_state
+
+        before = request_from_json(details.get("request")) or self.resources(
+            details["spec"]["environment"]
+        )
+        resources, change = grown(before, verdict.status, policy.grow)
+        log.warning(
+            "%s; attempt %d of %d%s",
+            verdict.message,
+            attempt + 1,
+            policy.retries + 1,
+            f" with {change}" if change else " with the same resources",
+        )
+        state = self.bind(load_state(details["state"]))
+        metadata = {"name": details["metadata"].get("step") or details["step"]}
+        successor = self._submit_attempt(
+            details["spec"], details["parameters"], state, metadata, resources, policy,
+            attempt + 1,
+        )  # fmt: skip
+        superseded = {**proxy.json(), "superseded_by": proxy_path(successor["record"])}
+        self.host.write_text(kept, json.dumps(superseded, indent=1) + "\n")
+        return successor
+
+    def _verdict(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
+        """How the current attempt's job stands."""
         if not proxy.native_id and not self._submitted_since(proxy):
             return self._not_submitted(proxy)
         # A record seen by the poller's batched check (every second) decides at once when it
@@ -481,3 +567,7 @@ def _seconds_since(timestamp: Optional[str]) -> float:
     if then.tzinfo is None:
         return float("inf")
     return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
+
+
+#: what the proxy keeps of each earlier attempt (with how it ended)
+_ATTEMPT_KEYS = ("attempt", "native_id", "record", "log", "job_body", "step", "request")

@@ -184,6 +184,9 @@ NOT_RESOURCES = (
     "record_grace",
     "queue_size",
     "submit_rate_limit",
+    "retries",
+    "retry_on",
+    "retry_grow",
 )
 
 
@@ -234,6 +237,17 @@ def submit_limits(profile: Optional[str], options: dict[str, Any], scheduler: st
         if values.get("submit_rate_limit") is not None:
             limits = replace(limits, rate=parse_rate(values["submit_rate_limit"], source))
     return limits
+
+
+def retry_policy(profile: Optional[str], options: dict[str, Any], scheduler: str) -> Any:
+    """``retries``, ``retry_on`` and ``retry_grow`` from the config file, its profile, then
+    the backend's options; later wins (:mod:`.retry`)."""
+    from .retry import RetryPolicy, parse
+
+    policy = RetryPolicy()
+    for values, source in [*_config_layers(profile), (options, f"the options of -b {scheduler}")]:
+        policy = parse(policy, values, source)
+    return policy
 
 
 def ssh_from_config_file(profile: Optional[str] = None) -> Optional[str]:
