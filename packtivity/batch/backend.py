@@ -356,7 +356,13 @@ class BatchBackend:
         else read from where the process that claimed it keeps it (None: not written yet)."""
         details = proxy.details()
         kept = proxy_path(details["record"])
-        if self.host.run(["mkdir", details["record"] + ".retried"]).returncode != 0:
+        claim = details["record"] + ".retried"
+        claimed = self.host.run(["mkdir", claim])
+        if claimed.returncode != 0:
+            if not self.host.is_dir(claim):  # not a lost race: the directory cannot be written
+                raise BackendError(
+                    f"cannot retry {proxy.describe()}: mkdir {claim}: {claimed.errors.strip()}"
+                )
             try:
                 pointer = json.loads(self.host.read_text(kept)).get("superseded_by")
                 return json.loads(self.host.read_text(pointer))["proxydetails"] if pointer else None
