@@ -45,9 +45,10 @@ def cancelled_afterwards() -> Iterator[list[str]]:
     ids: list[str] = []
     try:
         yield ids
-    finally:
-        for start in range(0, len(ids), 500):
-            subprocess.run(["scancel", *ids[start : start + 500]], check=False)
+    finally:  # (a step that never left its process's submit queue has no id)
+        submitted = [job_id for job_id in ids if job_id]
+        for start in range(0, len(submitted), 500):
+            subprocess.run(["scancel", *submitted[start : start + 500]], check=False)
 
 
 def raw_script(directory: Path) -> Path:

@@ -635,13 +635,6 @@ def _run_options(func: F) -> F:
     return click.argument("directories", nargs=-1, required=True, metavar="DIR...")(func)
 
 
-def _run_host(ssh: Optional[str]) -> Any:
-    from .batch.resources import ssh_transport_from_config_file
-    from .hosts import host_for
-
-    return host_for(ssh, transport=ssh_transport_from_config_file() if ssh else "paramiko")
-
-
 @utilcli.command()
 @_run_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (packtivity-status/1).")
@@ -655,7 +648,7 @@ def status(directories: tuple[str, ...], ssh: Optional[str], as_json: bool, watc
     Exit 0 when no step failed, 1 when one did (or was cancelled, or is unknown)."""
     from . import runs
 
-    host = _run_host(ssh)
+    host = runs.host(ssh)
     steps = runs.find_steps(host, list(directories))
     live = watch and sys.stdout.isatty()
     while True:
@@ -664,17 +657,10 @@ def status(directories: tuple[str, ...], ssh: Optional[str], as_json: bool, watc
         click.echo(("\033[H\033[2J" if live else "") + text)
         if not watch or all(row.status.finished for row in rows):
             break
-        time.sleep(_watch_interval(rows))
+        time.sleep(runs.poll_interval(rows))
         steps = runs.find_steps(host, list(directories))  # a workflow adds steps as it goes
     if any(row.status.finished and not row.status.succeeded for row in rows):
         sys.exit(1)
-
-
-def _watch_interval(rows: list[Any]) -> float:
-    intervals = [
-        row.backend.poll_interval() for row in rows if hasattr(row.backend, "poll_interval")
-    ]
-    return max(1.0, min(intervals or [2.0]))
 
 
 @utilcli.command()
@@ -684,7 +670,7 @@ def cancel(directories: tuple[str, ...], ssh: Optional[str]) -> None:
     """Cancel the job of every step under DIR... that has not finished."""
     from . import runs
 
-    host = _run_host(ssh)
+    host = runs.host(ssh)
     asked = runs.cancel(runs.status(host, runs.find_steps(host, list(directories))))
     for row in asked:
         click.echo(f"cancel requested: {row.files.step} ({row.job})")
@@ -701,7 +687,7 @@ def clean(directories: tuple[str, ...], ssh: Optional[str], yes: bool) -> None:
     it would remove unless --yes; refuses while a step has not finished."""
     from . import runs
 
-    host = _run_host(ssh)
+    host = runs.host(ssh)
     steps = runs.find_steps(host, list(directories))
     running = [row for row in runs.status(host, steps) if not row.status.finished]
     if running:

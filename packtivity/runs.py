@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 from .errors import BadInput, ProxyError
 from .hosts import Host
-from .protocol import Cancels, Proxy, Status, status_of
+from .protocol import Cancels, Proxy, Status, Watches, status_of
 from .runrecord import RunRecord, RunRecordError, parse_run_record
 
 #: the version of ``packtivity-util status --json``'s output
@@ -49,6 +49,20 @@ class StepRow:
     elapsed: Optional[float]  #: seconds: start to end once ended, submission to now before
     proxy: Optional[Proxy] = None
     backend: Any = None
+
+
+def host(ssh: Optional[str]) -> Host:
+    """This machine, or the cluster of ``ssh`` through the configured SSH transport."""
+    from .batch.resources import ssh_transport_from_config_file
+    from .hosts import host_for
+
+    return host_for(ssh, transport=ssh_transport_from_config_file() if ssh else "paramiko")
+
+
+def poll_interval(rows: list[StepRow]) -> float:
+    """Seconds until ``status --watch`` looks again: the shortest of the steps' pollers."""
+    intervals = [row.backend.poll_interval() for row in rows if isinstance(row.backend, Watches)]
+    return max(1.0, min(intervals or [2.0]))
 
 
 def find_steps(host: Host, directories: list[str]) -> list[StepFiles]:
