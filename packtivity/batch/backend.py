@@ -9,6 +9,7 @@ publisher on the shared storage.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -210,6 +211,7 @@ class BatchBackend:
         resources: resources_module.Resources,
         policy: RetryPolicy,
         attempt: int = 1,
+        why: str = "",
     ) -> dict[str, Any]:
         """Write a run's job body and submit it (or queue it for a slot); its proxy's details,
         filled in further when it is submitted."""
@@ -239,6 +241,7 @@ class BatchBackend:
             "submitted": None,
             "packtivity_version": __version__,
             "attempt": attempt,
+            "why": why,  #: why this attempt was made ("after timeout, with walltime ...")
             "retry": policy.json(),
             "request": request_json(resources),
         }
@@ -334,19 +337,24 @@ class BatchBackend:
         details = proxy.details()
         attempt = int(details.get("attempt") or 1)
         policy = RetryPolicy.from_json(details.get("retry"))
-        if not verdict.finished or not policy.allows(attempt, verdict.status):
-            return verdict
-        successor = self._next_attempt(proxy, verdict, policy, attempt)
-        if successor is None:
-            return Outcome(
-                PENDING, None, f"{proxy.describe()}: attempt {attempt + 1} is being submitted"
+        if verdict.finished and policy.allows(attempt, verdict.status):
+            successor = self._next_attempt(proxy, verdict, policy, attempt)
+            if successor is None:
+                return Outcome(
+                    PENDING, None, f"{proxy.describe()}: attempt {attempt + 1} is being submitted"
+                )
+            previous = {key: details.get(key) for key in _ATTEMPT_KEYS}
+            previous.update(status=verdict.status, message=verdict.message)
+            history = [*details.get("attempts", []), previous]
+            details.clear()
+            details.update(successor, attempts=history)
+            return self.outcome(proxy, max_age)
+        if attempt > 1 and not verdict.succeeded:  # which attempt waits, runs or failed, why
+            said = f"attempt {attempt} of {policy.retries + 1} {details.get('why', '')}".strip()
+            return dataclasses.replace(
+                verdict, message=f"{said}: {verdict.message}" if verdict.message else said
             )
-        previous = {key: details.get(key) for key in _ATTEMPT_KEYS}
-        previous.update(status=verdict.status, message=verdict.message)
-        history = [*details.get("attempts", []), previous]
-        details.clear()
-        details.update(successor, attempts=history)
-        return self.outcome(proxy, max_age)
+        return verdict
 
     def _next_attempt(
         self, proxy: BatchProxy, verdict: Outcome, policy: RetryPolicy, attempt: int
@@ -374,18 +382,15 @@ class BatchBackend:
             details["spec"]["environment"]
         )
         resources, change = grown(before, verdict.status, policy.grow)
+        why = f"after {verdict.status}, with {change or 'the same resources'}"
         log.warning(
-            "%s; attempt %d of %d%s",
-            verdict.message,
-            attempt + 1,
-            policy.retries + 1,
-            f" with {change}" if change else " with the same resources",
+            "%s; attempt %d of %d %s", verdict.message, attempt + 1, policy.retries + 1, why
         )
         state = self.bind(load_state(details["state"]))
         metadata = {"name": details["metadata"].get("step") or details["step"]}
         successor = self._submit_attempt(
             details["spec"], details["parameters"], state, metadata, resources, policy,
-            attempt + 1,
+            attempt + 1, why,
         )  # fmt: skip
         superseded = {**proxy.json(), "superseded_by": proxy_path(successor["record"])}
         self.host.write_text(kept, json.dumps(superseded, indent=1) + "\n")
