@@ -407,6 +407,13 @@ def runcli(
         _say(shown.notes)
         click.echo(shown.script, nl=False)
         return
+    _run_prepared(run, asyncwait, proxyfile, outfile)
+
+
+def _run_prepared(run: Any, asyncwait: bool, proxyfile: str, outfile: Optional[str]) -> None:
+    """Prepublish, start, then wait and print the result (or save the proxy, --async)."""
+    from . import runner
+
     _say([runner.prepublish(run)])
     started = runner.start(run)
     _say(started.notes)
@@ -703,6 +710,61 @@ def clean(directories: tuple[str, ...], ssh: Optional[str], yes: bool) -> None:
             host.remove_tree(directory)
     if not yes and meta:
         click.echo(f"{len(meta)} directories; pass --yes to remove them", err=True)
+
+
+@utilcli.command()
+@click.argument("file", metavar="RECORD_OR_PROXY")
+@click.option(
+    "-w",
+    "--write",
+    "workdir",
+    required=True,
+    metavar="DIR",
+    help="The work directory of the new run (never the old one's: its outputs stay).",
+)
+@click.option(
+    "-b",
+    "--backend",
+    default=None,
+    metavar="BACKEND",
+    help="Where to run it: -b slurm, pbs, local, ... [the record's own].",
+)
+@click.option(
+    "--ssh",
+    default=None,
+    metavar="[USER@]HOST[:PORT]",
+    help="FILE and DIR are on this host; the step runs there.",
+)
+@click.option("--asyncwait/--async", default=True, help="Wait for the result, or save a proxy.")
+@click.option("-x", "--proxyfile", default="proxy.json", show_default=True, metavar="FILE")
+@click.option("-o", "--outfile", default=None, metavar="FILE", help="Also write the result here.")
+@handle_errors
+def rerun(
+    file: str,
+    workdir: str,
+    backend: Optional[str],
+    ssh: Optional[str],
+    asyncwait: bool,
+    proxyfile: str,
+    outfile: Optional[str],
+) -> None:
+    """Run a step again from its run record (or the proxy kept beside it): the same spec,
+    parameters and read-only inputs, in a new work directory, here or elsewhere (-b, --ssh).
+
+    Says first what differs from the recorded run: the image's content, the packtivity
+    version; and after it, the host."""
+    from . import runner, runs
+
+    host = runs.host(ssh)
+    again = runs.rerun_plan(host, file, workdir, backend)
+    _say(again.notes)
+    for path in (outfile, proxyfile if not asyncwait else None):
+        check_writable(path)
+    batch_flags = {"ssh": ssh} if ssh else {}
+    run = runner.prepare(again.spec, again.parameters, again.state_options, again.backend,
+                         batch_flags, again.metadata, asyncwait=asyncwait)  # fmt: skip
+    _run_prepared(run, asyncwait, proxyfile, outfile)
+    _say(runs.rerun_differences(host, again, workdir))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -261,3 +261,87 @@ def meta_directories(steps: list[StepFiles]) -> list[str]:
     """The ``_packtivity`` directories of ``steps``: what ``clean`` removes (packtivity's own
     files: job bodies, logs, run records, proxies; never a step's outputs)."""
     return sorted({posixpath.join(step.workdir, META) for step in steps})
+
+
+# ---- rerun: a step again, from its record and the proxy kept beside it --------------------
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """What ``packtivity-util rerun`` runs: the recorded step's spec, parameters and read-only
+    inputs, in a new work directory; ``notes`` say what differs before it runs."""
+
+    spec: dict[str, Any]
+    parameters: dict[str, Any]
+    state_options: tuple[str, tuple[str, ...], tuple[str, ...]]
+    backend: str
+    metadata: dict[str, Any]
+    record: Optional[RunRecord]
+    notes: list[str]
+
+
+def rerun_plan(host: Host, path: str, workdir: str, backend: Optional[str]) -> Rerun:
+    """The rerun of the step whose run record (or kept proxy) is ``path`` on ``host``;
+    :class:`BadInput` when it cannot be rerun (no proxy beside it, the same work directory)."""
+    from . import __version__
+    from .jobscript import proxy_path
+
+    if path.endswith(".run.json"):
+        record_path, kept = path, proxy_path(path)
+    elif path.endswith(".proxy.json"):
+        record_path, kept = path.removesuffix(".proxy.json") + ".run.json", path
+    else:
+        raise BadInput(f"{path}: give a step's run record (*.run.json) or its *.proxy.json")
+    try:
+        details = json.loads(host.read_text(kept))["proxydetails"]
+        spec, parameters, state = details["spec"], details["parameters"], details["state"]
+        readwrite = [entry["path"] for entry in state["readwrite"]]
+        readonly = tuple(entry["path"] for entry in state.get("readonly", []))
+    except FileNotFoundError:
+        raise BadInput(
+            f"{path}: there is no proxy beside it ({kept}); a step run in place keeps none, and "
+            "its run record alone does not hold the spec and parameters"
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise BadInput(f"{kept} is not a step's proxy ({error})") from None
+    if posixpath.normpath(workdir) in [posixpath.normpath(p) for p in readwrite]:
+        raise BadInput(
+            f"-w {workdir}: the recorded run's own work directory (its outputs would be "
+            "replaced): choose another"
+        )
+    record = _record(host, record_path)
+    notes = []
+    image = (record.image if record else None) or {}
+    if image.get("path") and image.get("sha256"):
+        if not host.exists(image["path"]):
+            notes.append(f"rerun: the image {image['path']} is gone; it is resolved again")
+        elif (now := host.sha256(image["path"])) != image["sha256"]:
+            notes.append(
+                f"rerun: the image {image['path']} is not the one the record ran with (sha256 "
+                f"{image['sha256'][:12]}..., now {now[:12]}...)"
+            )
+    if details.get("packtivity_version") not in (None, __version__):
+        notes.append(
+            f"rerun: packtivity {__version__} (the record's run: {details['packtivity_version']})"
+        )
+    return Rerun(
+        spec=spec,
+        parameters=parameters,
+        state_options=("", (workdir,), readonly),
+        backend=backend or str(details.get("backend") or "defaultsync"),
+        metadata={"name": (details.get("metadata") or {}).get("step") or "packtivity"},
+        record=record,
+        notes=notes,
+    )
+
+
+def rerun_differences(host: Host, again: Rerun, workdir: str) -> list[str]:
+    """After the rerun: where it ran, beside where the record says the first run did."""
+    if again.record is None or not again.record.host:
+        return []
+    newest = sorted(host.glob(posixpath.join(workdir, META, "*.run.json")))
+    records = [r for r in (_record(host, p) for p in newest) if r is not None]
+    hosts = {r.host for r in records if r.host}
+    if hosts and hosts != {again.record.host}:
+        return [f"rerun: ran on {', '.join(sorted(hosts))} (the record's run: {again.record.host})"]
+    return []

@@ -164,3 +164,53 @@ def test_status_of_steps_run_in_place_and_an_unreadable_proxy(cli, tmp_path: Pat
     missing = subprocess.run([UTIL, "status", "nowhere"], cwd=tmp_path, capture_output=True,
                              text=True, timeout=60)  # fmt: skip
     assert_one_line_error(missing, "nowhere is not a directory on this machine")
+
+
+def test_rerun_of_a_slurm_record_here_and_on_slurm(slurm, cli, tmp_path: Path) -> None:
+    """A step run with ``-b slurm``; ``rerun RECORD`` with ``-b local`` and with ``-b slurm``
+    (the record's own) in new work directories publishes the same result, and writes the same
+    output; the recorded run's own directory is refused."""
+    spec = host_spec("echo {msg} > out.txt", {"out": "{workdir}/out.txt"})
+    write_spec(tmp_path, "step.yml", spec)
+    first = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "slurm",
+                "-p", "msg=same words", "-w", str(tmp_path / "w0"), cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (record,) = (tmp_path / "w0" / "_packtivity").glob("*.run.json")
+    for backend in ("local", "slurm"):
+        again = subprocess.run(
+            [UTIL, "rerun", str(record), "-b", backend, "-w", str(tmp_path / backend)],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        result = json.loads(again.stdout)
+        assert result == {"out": str(tmp_path / backend / "out.txt")}
+        assert (tmp_path / backend / "out.txt").read_text() == "same words\n"
+    same = subprocess.run([UTIL, "rerun", str(record), "-w", str(tmp_path / "w0")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert_one_line_error(same, "the recorded run's own work directory")
+    assert (tmp_path / "w0" / "out.txt").read_text() == "same words\n"
+
+
+def test_rerun_says_when_the_image_is_not_the_recorded_one(apptainer, cli, tmp_path: Path) -> None:
+    """A container step from a SIF file, run with ``-b local``; the file is then replaced by
+    another image: ``rerun`` says so (both digests' heads) before it runs."""
+    import shutil
+
+    from stepspecs import container_spec
+
+    image = tmp_path / "images" / "tool.sif"
+    image.parent.mkdir()
+    shutil.copy(apptainer.image("busybox"), image)
+    command = {"process_type": "string-interpolated-cmd", "cmd": "echo ran > out.txt"}
+    write_spec(tmp_path, "step.yml", container_spec(str(image), command))
+    first = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "local",
+                "-w", str(tmp_path / "w0"), cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (record,) = (tmp_path / "w0" / "_packtivity").glob("*.run.json")
+    shutil.copy(apptainer.image("python"), image)  # same path, another image
+    again = subprocess.run([UTIL, "rerun", str(record), "-w", str(tmp_path / "w1")],
+                           capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    note = next(line for line in again.stderr.splitlines() if "is not the one" in line)
+    assert str(image) in note and "sha256" in note
+    assert again.stderr.index(note) < again.stderr.index("succeeded")  # said before it ran
