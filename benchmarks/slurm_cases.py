@@ -187,7 +187,30 @@ def status_of_proxies(repeat: int, counts: tuple[int, ...] = (1, 100, 1000)) -> 
         # issue 22: the same queued steps found by their directory (each keeps its proxy)
         status = [str(BIN / "packtivity-util"), "status", str(directory)]
         rows.append(_checkproxy_row(f"{max(counts)} queued", [], ids, directory, repeat, status))
+        rows.append(_report_row(directory, max(counts), repeat))
     return rows
+
+
+def _report_row(directory: Path, count: int, repeat: int) -> Row:
+    """``packtivity-util report`` of the same steps: its time and size, and how long headless
+    Chromium takes to load and render it (``--dump-dom``)."""
+    page = directory / "report.html"
+    report = [str(BIN / "packtivity-util"), "report", str(directory), "-o", str(page)]
+    wall = median_seconds(lambda: run(report), repeat)
+    chromium = shutil.which("chromium")
+    render = None
+    if chromium:
+        profile = directory / "chromium-profile"
+        show = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                f"--user-data-dir={profile}", "--dump-dom", page.as_uri()]  # fmt: skip
+        render = median_seconds(lambda: run(show), max(3, repeat // 2))
+    size = page.stat().st_size / 2**20
+    return Row(
+        f"`packtivity-util report` of {count} queued steps", wall,
+        "headless Chromium loading and rendering it", render,
+        "under 2 MB, rendered under 2 s", size < 2 and render is not None and render < 2,
+        note=f"{size:.2f} MB",
+    )  # fmt: skip
 
 
 def _checkproxy_row(

@@ -713,6 +713,34 @@ def clean(directories: tuple[str, ...], ssh: Optional[str], yes: bool) -> None:
 
 
 @utilcli.command()
+@_run_options
+@click.option("-o", "--output", required=True, metavar="FILE.html", help="Where to write it.")
+@click.option("--title", default=None, help="The page's title [the directories].")
+@handle_errors
+def report(
+    directories: tuple[str, ...], ssh: Optional[str], output: str, title: Optional[str]
+) -> None:
+    """One self-contained HTML file about every step under DIR...: a timeline, every step's
+    state, job, host, times and asked-for resources, each failure with its log's tail, and the
+    images by digest.  No script and nothing from the network: it opens anywhere, offline.
+    An existing FILE is replaced only when it is a packtivity report."""
+    from . import report as report_module
+    from . import runs
+    from .atomicfile import write_text_atomic
+
+    check_writable(output)
+    if os.path.exists(output):
+        with open(output, encoding="utf-8", errors="replace") as handle:
+            if handle.readline().strip() != report_module.MARKER:
+                raise BadInput(f"-o {output}: the file exists and is not a packtivity report")
+    host = runs.host(ssh)
+    rows = runs.status(host, runs.find_steps(host, list(directories)))
+    views = report_module.collect(host, rows)
+    write_text_atomic(output, report_module.render(views, title or " ".join(directories)))
+    click.echo(f"report of {len(rows)} steps written to {output}", err=True)
+
+
+@utilcli.command()
 @click.argument("file", metavar="RECORD_OR_PROXY")
 @click.option(
     "-w",

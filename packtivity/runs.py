@@ -115,12 +115,12 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
         if problem:
             state, job, record = Status("unknown", True, False, problem), "", None
         elif proxy is None:
-            record = _record(host, step.record)
+            record = read_record(host, step.record)
             state, job = _record_status(record, step), ""
         else:
             state = status_of(backend, proxy)  # (may submit the next attempt: see retry.py)
             details = proxy.details() if hasattr(proxy, "details") else {}
-            record = _record(host, details.get("record", step.record))
+            record = read_record(host, details.get("record", step.record))
             job = f"{details.get('backend', '')} {details.get('native_id') or '(waiting)'}"
             if int(details.get("attempt") or 1) > 1:
                 job += f" (attempt {details['attempt']})"
@@ -138,7 +138,8 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
     return rows
 
 
-def _record(host: Host, path: Optional[str]) -> Optional[RunRecord]:
+def read_record(host: Host, path: Optional[str]) -> Optional[RunRecord]:
+    """The run record at ``path`` on ``host``; None when there is none or it is not one."""
     if path is None:
         return None
     try:
@@ -157,15 +158,16 @@ def _record_status(record: Optional[RunRecord], step: StepFiles) -> Status:
 
 def _elapsed(record: Optional[RunRecord], proxy: Any) -> Optional[float]:
     if record is not None:
-        return _seconds(record.end) - _seconds(record.start)
+        return seconds_of(record.end) - seconds_of(record.start)
     submitted = proxy.details().get("submitted") if hasattr(proxy, "details") else None
     if submitted:
         now = datetime.datetime.now(datetime.timezone.utc).timestamp()
-        return now - _seconds(submitted)
+        return now - seconds_of(submitted)
     return None
 
 
-def _seconds(timestamp: str) -> float:
+def seconds_of(timestamp: str) -> float:
+    """An ISO 8601 time (UTC when it names no zone) as epoch seconds; NaN when unreadable."""
     try:
         when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
@@ -309,7 +311,7 @@ def rerun_plan(host: Host, path: str, workdir: str, backend: Optional[str]) -> R
             f"-w {workdir}: the recorded run's own work directory (its outputs would be "
             "replaced): choose another"
         )
-    record = _record(host, record_path)
+    record = read_record(host, record_path)
     notes = []
     image = (record.image if record else None) or {}
     if image.get("path") and image.get("sha256"):
@@ -340,7 +342,7 @@ def rerun_differences(host: Host, again: Rerun, workdir: str) -> list[str]:
     if again.record is None or not again.record.host:
         return []
     newest = sorted(host.glob(posixpath.join(workdir, META, "*.run.json")))
-    records = [r for r in (_record(host, p) for p in newest) if r is not None]
+    records = [r for r in (read_record(host, p) for p in newest) if r is not None]
     hosts = {r.host for r in records if r.host}
     if hosts and hosts != {again.record.host}:
         return [f"rerun: ran on {', '.join(sorted(hosts))} (the record's run: {again.record.host})"]
