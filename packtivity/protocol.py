@@ -136,6 +136,14 @@ class ReportsStatus(Protocol):
 
 
 @runtime_checkable
+class ReportsUsage(Protocol):
+    """Optional: what its steps' jobs asked for and used, as the scheduler accounts it
+    (``{native id: {"asked_memory", "asked_time", "max_rss"}}``), for reports."""
+
+    def usage(self, proxies: list[Proxy]) -> dict[str, dict[str, str]]: ...
+
+
+@runtime_checkable
 class Cancels(Protocol):
     """Optional: ``packtivity-checkproxy --cancel``."""
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import datetime
 import html
+import logging
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .errors import PacktivityError
 from .hosts import Host
+from .protocol import ReportsUsage
 from .runrecord import RunRecord
 from .runs import StepRow, counts, read_record, seconds_of
+
+logger = logging.getLogger(__name__)
 
 #: the first line of every report: what ``report -o`` may replace
 MARKER = "<!-- packtivity-report -->"
@@ -51,11 +56,22 @@ class StepView:
 
 
 def collect(host: Host, rows: list[StepRow]) -> list[StepView]:
-    """What the report needs of each step: its record, times, request and, for a failure, the
-    tail of its log (one read each on ``host``)."""
+    """What the report needs of each step: its record, times, what it asked for and used (one
+    accounting command per backend) and, for a failure, the tail of its log."""
+    usage: dict[str, dict[str, str]] = {}
+    backends: dict[int, tuple[Any, list[Any]]] = {}
+    for row in rows:
+        if isinstance(row.backend, ReportsUsage) and row.proxy is not None:
+            backends.setdefault(id(row.backend), (row.backend, []))[1].append(row.proxy)
+    for backend, proxies in backends.values():
+        try:
+            usage.update(backend.usage(proxies))
+        except (PacktivityError, OSError) as error:  # the report is made without it
+            logger.warning("no accounting for the report: %s", error)
     views = []
     for row in rows:
         details: dict[str, Any] = getattr(row.proxy, "details", dict)()
+        used = usage.get(str(details.get("native_id")), {})
         record = read_record(host, details.get("record") or row.files.record)
         submitted = seconds_of(details["submitted"]) if details.get("submitted") else None
         tail = ""
@@ -74,7 +90,7 @@ def collect(host: Host, rows: list[StepRow]) -> list[StepView]:
                 submitted,
                 seconds_of(record.start) if record else None,
                 seconds_of(record.end) if record else None,
-                dict(details.get("request") or {}),
+                {**{k: v for k, v in (details.get("request") or {}).items() if v}, **used},
                 tail,
             )  # fmt: skip
         )
@@ -109,7 +125,8 @@ def render(views: list[StepView], title: str, now: Optional[float] = None) -> st
 
 
 _HEADERS = ("step", "state", "job", "host", "submitted", "started", "ended", "elapsed",
-            "walltime asked", "memory asked", "exit", "work directory")  # fmt: skip
+            "walltime asked", "memory asked", "memory used (max RSS)", "exit",
+            "work directory")  # fmt: skip
 
 _CSS = (
     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#212121}"
@@ -126,7 +143,9 @@ def _row(view: StepView) -> str:
     cells = [
         row.files.step, status.state, row.job, row.host, _when(view.submitted),
         _when(view.started), _when(view.ended), _duration(view),
-        str(view.request.get("walltime") or ""), str(view.request.get("memory") or ""),
+        str(view.request.get("walltime") or view.request.get("asked_time") or ""),
+        str(view.request.get("memory") or view.request.get("asked_memory") or ""),
+        str(view.request.get("max_rss") or ""),
         "" if status.exit_code is None else str(status.exit_code), row.files.workdir,
     ]  # fmt: skip
     tds = "".join(

@@ -94,7 +94,8 @@ PLANNING = ("plan", "jobscript", "runrecord", "outcome", "inputs", "spec", "sync
             "handlers.", "apptainer.", "statecontexts.")  # fmt: skip
 #: what the CLI may import: parsing its inputs, the policies (runner, reports, plan), the
 #: progress display, and the pieces it prints or writes
-CLI_ALLOWED = {"errors", "inputs", "utils", "runner", "reports", "runs", "waiting", "plan", "hosts",
+CLI_ALLOWED = {"errors", "inputs", "utils", "runner", "reports", "runs", "report", "waiting",
+               "plan", "hosts",
                "syncbackends", "spec", "jobscript", "atomicfile", "protocol", "signals",
                ""}  # fmt: skip
 

@@ -73,6 +73,14 @@ def test_the_report_of_a_run_in_a_real_browser(slurm, chromium, tmp_path: Path) 
         states = dict(re.findall(r'<tr id="step-([^"]+)"><td>[^<]*</td><td class="state s-(\w+)"',
                                  dom))  # fmt: skip
         assert sorted(states.values()) == ["failed", "pending"] + ["succeeded"] * 4
+        # what Slurm's accounting says each finished job asked for and used (sacct)
+        finished = re.findall(r'<tr id="step-(?:map|reduce)[^"]*">(.*?)</tr>', dom)
+        assert len(finished) == 4
+        # slurmdbd completes a job's record a moment after it ends (the job that ended last
+        # may still lack it), and samples sub-second jobs' memory as 0: most, not all
+        asked = [r for r in finished if re.search(r"<td>00:10:00</td><td>256M</td>", r)]
+        used = [r for r in finished if re.search(r"<td>256M</td><td>\d+(\.\d+)?[KMG]?</td>", r)]
+        assert len(asked) >= 3 and len(used) >= 3, finished
         timeline = dom[dom.index('<svg id="timeline"') : dom.index("</svg>")]
         assert timeline.count("<rect") >= 6
         failures = dom[dom.index('id="failures"') :]

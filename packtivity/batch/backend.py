@@ -541,6 +541,18 @@ class BatchBackend:
         parameters, state = finalize_inputs(details["parameters"], state)
         return publish(details["spec"]["publisher"], parameters, state, self.pack_config)
 
+    def usage(self, proxies: list[Any]) -> dict[str, dict[str, str]]:
+        """What the jobs of ``proxies`` asked for and used, in one scheduler command ({}: the
+        scheduler keeps no account, or does not answer)."""
+        ids = sorted({p.native_id for p in proxies if isinstance(p, BatchProxy) and p.native_id})
+        command = self.adapter.usage_command(ids) if ids else None
+        if command is None:
+            return {}
+        result = run_scheduler_command(
+            self.host, self.scheduler, command, self.adapter.command_environment
+        )
+        return self.adapter.parse_usage(result.returncode, result.output)
+
     def cancel(self, proxy: BatchProxy) -> None:
         if not proxy.native_id and not self._submitted_since(proxy):
             if self.queue.withdraw(proxy.details()["record"]):

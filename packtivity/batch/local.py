@@ -92,6 +92,12 @@ class LocalAdapter:
     def refused_for_a_limit(self, message: str) -> bool:
         return False  # no scheduler, no limits
 
+    def usage_command(self, ids: list[str]) -> Optional[list[str]]:
+        return None  # no scheduler keeps an account
+
+    def parse_usage(self, returncode: int, stdout: str) -> dict[str, dict[str, str]]:
+        return {}
+
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         """Signal the job's process group, if the process of that id is still the job."""
         pid, start = split_id(native_id)

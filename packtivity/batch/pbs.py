@@ -133,5 +133,21 @@ class PbsAdapter:
         lowered = message.lower()
         return "would exceed" in lowered or "maximum number of jobs already in queue" in lowered
 
+    def usage_command(self, ids: list[str]) -> Optional[list[str]]:
+        return self.status_command(ids)  # qstat -x -f: Resource_List and resources_used
+
+    def parse_usage(self, returncode: int, stdout: str) -> dict[str, dict[str, str]]:
+        try:
+            jobs = json.loads(stdout).get("Jobs") or {} if stdout.strip() else {}
+        except ValueError:
+            return {}
+        usage = {}
+        for job_id, job in jobs.items():
+            asked, used = job.get("Resource_List") or {}, job.get("resources_used") or {}
+            entry = {"asked_memory": asked.get("mem"), "asked_time": asked.get("walltime"),
+                     "max_rss": used.get("mem")}  # fmt: skip
+            usage[job_id] = {k: str(v) for k, v in entry.items() if v}
+        return usage
+
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         return ["qdel", native_id]  # (qdel has no name filter; the id's form is checked)

@@ -95,6 +95,16 @@ class SchedulerAdapter(Protocol):
         named ``job_name`` where the scheduler can check that."""
         ...
 
+    def usage_command(self, ids: list[str]) -> Optional[list[str]]:
+        """The command that tells what the jobs ``ids`` asked for and used (None: the scheduler
+        keeps no such account), for reports."""
+        ...
+
+    def parse_usage(self, returncode: int, stdout: str) -> dict[str, dict[str, str]]:
+        """``{job id: {"asked_memory", "asked_time", "max_rss"}}`` (as the scheduler prints
+        them; missing keys: not known) from the output of :meth:`usage_command`."""
+        ...
+
 
 #: what schedulers print when they are temporarily unreachable
 TRANSIENT_MARKERS = (

@@ -129,6 +129,42 @@ class SlurmAdapter:
         # "Job violates accounting/QOS policy (job submit limit, ...)"
         return bool(re.search(r"\b(QOS|Assoc)(Max|Grp)\w*Limit\b|job submit limit", message))
 
+    def usage_command(self, ids: list[str]) -> Optional[list[str]]:
+        fields = "JobID,ReqMem,Timelimit,MaxRSS"
+        return [
+            "sacct",
+            "--noheader",
+            "--parsable2",
+            f"--format={fields}",
+            f"--jobs={','.join(ids)}",
+        ]
+
+    def parse_usage(self, returncode: int, stdout: str) -> dict[str, dict[str, str]]:
+        """The allocation line has what was asked; its steps (``123.batch``) what was used:
+        the largest MaxRSS of them."""
+        usage: dict[str, dict[str, str]] = {}
+        for line in stdout.splitlines() if returncode == 0 else []:
+            fields = line.split("|")
+            if len(fields) != 4:
+                continue
+            job, step = fields[0].partition(".")[::2]
+            entry = usage.setdefault(job, {})
+            if not step:
+                entry.update(
+                    {k: v for k, v in (("asked_memory", fields[1]), ("asked_time", fields[2])) if v}
+                )
+            elif fields[3] and _rss_bytes(fields[3]) >= _rss_bytes(entry.get("max_rss", "0")):
+                entry["max_rss"] = fields[3]
+        return usage
+
     def cancel_command(self, native_id: str, job_name: str = "") -> list[str]:
         # --name: only the job of that id *and* name (a proxy naming another job cancels none)
         return ["scancel", *([f"--name={job_name}"] if job_name else []), native_id]
+
+
+def _rss_bytes(text: str) -> float:
+    """sacct's ``464K``, ``1.50M``, ``2G`` as bytes (0 when it is not a size)."""
+    match = re.fullmatch(r"([0-9.]+)([KMGT]?)", text.strip())
+    if not match:
+        return 0.0
+    return float(match.group(1)) * 1024 ** " KMGT".index(match.group(2) or " ")
