@@ -196,7 +196,11 @@ def _report_row(directory: Path, count: int, repeat: int) -> Row:
     Chromium takes to load and render it (``--dump-dom``)."""
     page = directory / "report.html"
     report = [str(BIN / "packtivity-util"), "report", str(directory), "-o", str(page)]
-    wall = median_seconds(lambda: run(report), repeat)
+    counting = CountingCommands(directory / "bin")
+    measured = [counting.run(report) for _ in range(repeat)]
+    wall = statistics.median(m[0] for m in measured)
+    peak = max(m[1] for m in measured)
+    programs = max((m[2] for m in measured), key=len)
     chromium = shutil.which("chromium")
     render = None
     if chromium:
@@ -209,7 +213,8 @@ def _report_row(directory: Path, count: int, repeat: int) -> Row:
         f"`packtivity-util report` of {count} queued steps", wall,
         "headless Chromium loading and rendering it", render,
         "under 2 MB, rendered under 2 s", size < 2 and render is not None and render < 2,
-        note=f"{size:.2f} MB",
+        note=f"{size:.2f} MB; peak {peak:.0f} MiB; scheduler programs run: "
+        f"{', '.join(programs) or 'none'}",
     )  # fmt: skip
 
 

@@ -214,3 +214,71 @@ def test_rerun_says_when_the_image_is_not_the_recorded_one(apptainer, cli, tmp_p
     note = next(line for line in again.stderr.splitlines() if "is not the one" in line)
     assert str(image) in note and "sha256" in note
     assert again.stderr.index(note) < again.stderr.index("succeeded")  # said before it ran
+
+
+def yadage(tmp_path: Path, workflow: str, *args: str, **popen: object):
+    argv = [str(Path(sys.executable).parent / "yadage-run"), "-t", str(WORKFLOWS), "work",
+            workflow, "-b", "slurm", *args]  # fmt: skip
+    return subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **popen)  # type: ignore[call-overload]  # fmt: skip
+
+
+def test_a_yadage_workflow_whose_steps_run_out_of_memory_is_retried(slurm, tmp_path: Path) -> None:
+    """Two yadage steps each allocate 150 MB under ``-k memory=100M -k retries=1``: Slurm's
+    cgroup ends both OUT_OF_MEMORY, each is retried with 200M and succeeds, the workflow
+    finishes; ``status`` shows both at attempt 2."""
+    run = yadage(tmp_path, "hungry.yml", "-p", f"python={sys.executable}", "-p", "megabytes=150",
+                 "-p", "tags=[a, b]", "-k", "memory=100M", "-k", "retries=1")  # fmt: skip
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err[-3000:]
+    code, report = status_json("work", cwd=tmp_path)
+    assert code == 0 and report["counts"] == {"succeeded": 2}, report
+    assert all(step["job"].endswith("(attempt 2)") for step in report["steps"])
+    for step in report["steps"]:
+        assert len(list((tmp_path / step["workdir"] / "_packtivity").glob("*.job.sh"))) == 2
+
+
+def test_cancel_and_clean_a_yadage_run_in_flight(slurm, tmp_path: Path) -> None:
+    """yadage runs a map/reduce whose jobs may start only in an hour; ``status work`` shows
+    the map steps pending, ``cancel work`` cancels them and yadage gives up; ``clean --yes``
+    then removes packtivity's files and leaves yadage's own."""
+    run = yadage(tmp_path, "mapreduce.yml", "-p", "items=[1, 2, 3]",
+                 "-k", "scheduler_option=begin=now+1hour")  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if (tmp_path / "work").is_dir():
+                _, report = status_json("work", cwd=tmp_path)
+                if report["counts"].get("pending") == 3:
+                    break
+            assert time.monotonic() < deadline and run.poll() is None, "no pending map steps"
+            time.sleep(1)
+        cancel = subprocess.run([UTIL, "cancel", "work"], cwd=tmp_path, capture_output=True,
+                                text=True, timeout=120)  # fmt: skip
+        assert cancel.returncode == 0 and cancel.stdout.count("cancel requested") == 3
+        run.communicate(timeout=180)
+        assert run.returncode != 0  # yadage saw its steps cancelled
+        _, report = status_json("work", cwd=tmp_path)
+        assert report["counts"] == {"cancelled": 3}, report
+    finally:
+        if run.poll() is None:
+            run.kill()
+    removed = subprocess.run([UTIL, "clean", "--yes", "work"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert not list((tmp_path / "work").rglob("_packtivity"))
+    assert (tmp_path / "work" / "_yadage").is_dir()
+
+
+def test_status_watch_refreshes_until_every_step_has_ended(slurm, cli, tmp_path: Path) -> None:
+    """``status --watch`` on a step that runs a few seconds: the table is printed again as it
+    changes, the last one says it succeeded, and the command ends by itself."""
+    write_spec(tmp_path, "step.yml", host_spec("sleep 4"))
+    r = cli("packtivity-run", "-t", str(tmp_path), "step.yml", "-b", "slurm", "--async",
+            "-w", str(tmp_path / "run" / "a"), cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    watch = subprocess.run([UTIL, "status", "--watch", "run"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert watch.returncode == 0, watch.stderr
+    summaries = [line for line in watch.stdout.splitlines() if line.startswith("1 steps:")]
+    assert len(summaries) >= 2 and summaries[-1] == "1 steps: 1 succeeded", summaries
