@@ -306,7 +306,8 @@ def rerun_plan(host: Host, path: str, workdir: str, backend: Optional[str]) -> R
         ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise BadInput(f"{kept} is not a step's proxy ({error})") from None
-    if posixpath.normpath(workdir) in [posixpath.normpath(p) for p in readwrite]:
+    resolved = host.realpaths([workdir, *readwrite])  # (a relative -w, links: as the host sees)
+    if resolved[0] in resolved[1:]:
         raise BadInput(
             f"-w {workdir}: the recorded run's own work directory (its outputs would be "
             "replaced): choose another"

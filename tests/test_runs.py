@@ -62,6 +62,14 @@ def test_status_of_a_yadage_workflow_on_slurm(slurm, tmp_path: Path) -> None:
                           text=True, timeout=120)  # fmt: skip
     assert text.returncode == 0 and text.stdout.splitlines()[-1] == "5 steps: 5 succeeded"
     assert all(s["step"] in text.stdout for s in steps)
+    # a step of the workflow again, from its record, on this machine: the same output
+    square = next(s for s in steps if s["workdir"].endswith("map_2"))
+    again = subprocess.run([UTIL, "rerun", square["record"], "-b", "local", "-w", "again"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == {"squared": str(tmp_path / "again" / "squared.txt")}
+    original = tmp_path / square["workdir"] / "squared.txt"
+    assert (tmp_path / "again" / "squared.txt").read_text() == original.read_text() == "9\n"
 
 
 def test_status_cancel_and_clean_of_a_run_in_flight(slurm, shared_workdir: Path) -> None:
