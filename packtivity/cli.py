@@ -703,7 +703,7 @@ def clean(directories: tuple[str, ...], ssh: Optional[str], yes: bool) -> None:
             f"{len(running)} steps have not finished ({names}): wait for them, or "
             "'packtivity-util cancel' them first"
         )
-    meta = runs.meta_directories(steps)
+    meta = runs.meta_directories(host, list(directories))
     for directory in meta:
         click.echo(("removed " if yes else "would remove ") + directory)
         if yes:

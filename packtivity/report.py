@@ -59,10 +59,12 @@ def collect(host: Host, rows: list[StepRow]) -> list[StepView]:
     """What the report needs of each step: its record, times, what it asked for and used (one
     accounting command per backend) and, for a failure, the tail of its log."""
     usage: dict[str, dict[str, str]] = {}
-    backends: dict[int, tuple[Any, list[Any]]] = {}
-    for row in rows:
+    backends: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
+    for row in rows:  # one command per scheduler and host (each proxy loads its own backend)
         if isinstance(row.backend, ReportsUsage) and row.proxy is not None:
-            backends.setdefault(id(row.backend), (row.backend, []))[1].append(row.proxy)
+            key = (type(row.backend), getattr(row.backend, "scheduler", None),
+                   id(getattr(row.backend, "host", row.backend)))  # fmt: skip
+            backends.setdefault(key, (row.backend, []))[1].append(row.proxy)
     for backend, proxies in backends.values():
         try:
             usage.update(backend.usage(proxies))

@@ -259,10 +259,12 @@ def _duration(seconds: Optional[float]) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def meta_directories(steps: list[StepFiles]) -> list[str]:
-    """The ``_packtivity`` directories of ``steps``: what ``clean`` removes (packtivity's own
-    files: job bodies, logs, run records, proxies; never a step's outputs)."""
-    return sorted({posixpath.join(step.workdir, META) for step in steps})
+def meta_directories(host: Host, directories: list[str]) -> list[str]:
+    """Every ``_packtivity`` directory under ``directories``: what ``clean`` removes
+    (packtivity's own files: job bodies, logs, run records, proxies; never a step's outputs),
+    also those of steps that never ran (a workflow's later steps leave their logs)."""
+    argv = ["find", *directories, "-type", "d", "-name", META, "-prune", "-print0"]
+    return sorted(filter(None, host.run(argv).output.split("\0")))
 
 
 # ---- rerun: a step again, from its record and the proxy kept beside it --------------------
