@@ -19,8 +19,8 @@ from typing import Any, Optional
 from .errors import PacktivityError
 from .hosts import Host
 from .protocol import ReportsUsage
-from .runrecord import RunRecord
-from .runs import StepRow, counts, read_record, seconds_of
+from .runrecord import RunRecord, seconds_of
+from .runs import StepRow, counts, read_record
 
 logger = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ command never finished (not started yet, still running, or killed with SIGKILL).
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -74,6 +75,18 @@ class RunRecord:
         if self.signal:
             how += f" after SIG{self.signal}"
         return f"{how} on {self.host or 'an unknown host'} at {self.end}"
+
+
+def seconds_of(timestamp: str) -> float:
+    """An ISO 8601 time -- a record's ``start``/``end``, a proxy's ``submitted`` -- as epoch
+    seconds (UTC when it names no zone); NaN when it is not one."""
+    try:
+        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return float("nan")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp()
 
 
 def parse_run_record(text: str, where: str) -> RunRecord:

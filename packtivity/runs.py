@@ -21,7 +21,7 @@ from typing import Any, Optional
 from .errors import BadInput, ProxyError
 from .hosts import Host
 from .protocol import Cancels, Proxy, Status, Watches, status_of
-from .runrecord import RunRecord, RunRecordError, parse_run_record
+from .runrecord import RunRecord, RunRecordError, parse_run_record, seconds_of
 
 #: the version of ``packtivity-util status --json``'s output
 STATUS_FORMAT = "packtivity-status/1"
@@ -164,17 +164,6 @@ def _elapsed(record: Optional[RunRecord], proxy: Any) -> Optional[float]:
         now = datetime.datetime.now(datetime.timezone.utc).timestamp()
         return now - seconds_of(submitted)
     return None
-
-
-def seconds_of(timestamp: str) -> float:
-    """An ISO 8601 time (UTC when it names no zone) as epoch seconds; NaN when unreadable."""
-    try:
-        when = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return float("nan")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return when.timestamp()
 
 
 def cancel(rows: list[StepRow]) -> list[StepRow]:

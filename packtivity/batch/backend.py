@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..apptainer.settings import as_flag
@@ -24,7 +25,7 @@ from ..jobscript import JobBody, proxy_path, render_job_body, with_run_id, write
 from ..outcome import CANCELLED, FAILED, NOT_SUBMITTED, PENDING, Outcome, decide
 from ..plan import plan_step, runs_a_job
 from ..protocol import HostedState, Status, status_from_answers
-from ..runrecord import RunRecord, read_run_record
+from ..runrecord import RunRecord, read_run_record, seconds_of
 from ..syncbackends import ExecutionConfig, finalize_inputs, packconfig, prepublish, publish
 from . import SCHEDULERS, detached
 from . import resources as resources_module
@@ -582,14 +583,8 @@ class BatchBackend:
 
 
 def _seconds_since(timestamp: Optional[str]) -> float:
-    """Seconds since an ISO 8601 ``timestamp`` with a time zone (inf: none, or unreadable)."""
-    try:
-        then = datetime.datetime.fromisoformat(timestamp or "")
-    except ValueError:
-        return float("inf")
-    if then.tzinfo is None:
-        return float("inf")
-    return (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
+    """Seconds since an ISO 8601 ``timestamp`` (inf: none; NaN: unreadable)."""
+    return time.time() - seconds_of(timestamp) if timestamp else float("inf")
 
 
 #: what the proxy keeps of each earlier attempt (with how it ended)
