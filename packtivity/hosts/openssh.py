@@ -33,7 +33,7 @@ from typing import IO, Callable, Optional
 from ..errors import HostUnreachable
 from .base import CommandResult
 from .shellfiles import ShellFiles
-from .ssh_connect import certificate_problem
+from .ssh_connect import certificate_problems
 from .ssh_target import SshTarget, SshTargetError, ssh_config_option
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ class OpenSshHost(ShellFiles):
         ]  # fmt: skip
         if accept_new_host_key:
             options += ["-o", "StrictHostKeyChecking=accept-new"]
-        if not sys.stdin.isatty() and not os.environ.get("SSH_ASKPASS"):
-            options += ["-o", "BatchMode=yes"]  # nobody to answer a prompt: fail, do not hang
+        if _nobody_to_ask():
+            options += ["-o", "BatchMode=yes"]  # fail, do not hang
         # the target as the user typed it: ssh applies the config itself (Match, Include, ...)
         self._destination = f"ssh://{target.text}"  # ssh's own form of user@host:port
         self._argv = [ssh, *ssh_config_option(), *options, "-T", self._destination]
@@ -219,13 +219,10 @@ class OpenSshHost(ShellFiles):
                 f"no valid Kerberos ticket (none, or expired; the server allows {methods}): "
                 "run kinit, then try again"
             )
-        for certificate in self.target.certificate_files + tuple(
-            f"{p}-cert.pub" for p in self.target.identity_files
-        ):
-            problem = os.path.exists(certificate) and certificate_problem(certificate)
-            if problem:
-                return problem
-        if not sys.stdin.isatty() and not os.environ.get("SSH_ASKPASS"):
+        expired = certificate_problems(self.target)
+        if expired:
+            return expired[0]
+        if _nobody_to_ask():
             return (
                 f"{said} (there is no terminal to ask for a code or password: log in once in a "
                 "terminal, the login is then shared by later runs)"
@@ -241,6 +238,11 @@ class OpenSshHost(ShellFiles):
                     raise HostUnreachable(f"SSH to {self.name} failed: {why}")
                 self._home = result.output
             return self._home
+
+
+def _nobody_to_ask() -> bool:
+    """No terminal and no ``SSH_ASKPASS``: nobody can answer ssh's prompts."""
+    return not sys.stdin.isatty() and not os.environ.get("SSH_ASKPASS")
 
 
 def _default_control_path() -> str:

@@ -224,8 +224,7 @@ def _candidate_keys(target: SshTarget, prompt: Prompter) -> list[Any]:
             keys.extend(paramiko.Agent().get_keys())
         except paramiko.SSHException as error:
             log.warning("ssh-agent: %s", error)
-    paths = list(target.identity_files) or [os.path.expanduser(p) for p in DEFAULT_IDENTITIES]
-    for path in paths:
+    for path in _identity_paths(target):
         if os.path.exists(path):
             for key in _load_key(path, prompt):
                 keys.extend(_with_certificates(key, path, target))
@@ -250,14 +249,23 @@ def _with_certificates(key: Any, path: str, target: SshTarget) -> list[Any]:
         problem = certificate_problem(cert)
         if problem:
             log.warning("%s", problem)
-            _expired_certificates.append(problem)
             continue
         found.append(certified)
     return found
 
 
-#: certificates skipped as expired in this process (for the message when nothing is accepted)
-_expired_certificates: list[str] = []
+def _identity_paths(target: SshTarget) -> list[str]:
+    """The target's ``IdentityFile`` paths, or the default ``~/.ssh/id_*`` when it names none."""
+    return list(target.identity_files) or [os.path.expanduser(p) for p in DEFAULT_IDENTITIES]
+
+
+def certificate_problems(target: SshTarget) -> list[str]:
+    """Why the certificates of ``target`` (``<IdentityFile>-cert.pub``, ``CertificateFile``)
+    that exist cannot be used now: expired, not valid yet (see :func:`certificate_problem`).
+    Both transports name the first when the server refuses every credential."""
+    paths = [*(f"{p}-cert.pub" for p in _identity_paths(target)), *target.certificate_files]
+    problems = (certificate_problem(path) for path in paths if os.path.exists(path))
+    return [problem for problem in problems if problem]
 
 
 def certificate_problem(path: str) -> Optional[str]:
@@ -375,8 +383,9 @@ def authenticate(transport: Any, target: SshTarget, prompt: Prompter) -> None:
             "transport cannot use here: set 'ssh_transport: openssh' in the config file (or "
             "PACKTIVITY_SSH_TRANSPORT=openssh) to log in with your ticket through ssh"
         )
-    if not transport.is_authenticated() and _expired_certificates:
-        raise SshTargetError(f"SSH to {target.label}: {_expired_certificates[-1]}")
+    expired = [] if transport.is_authenticated() else certificate_problems(target)
+    if expired:
+        raise SshTargetError(f"SSH to {target.label}: {expired[0]}")
     if not transport.is_authenticated():
         existing = [p for p in target.identity_files if os.path.exists(p)]
         tried = ", ".join(existing) or "the agent and ~/.ssh/id_*"
