@@ -20,7 +20,7 @@ from .errors import PacktivityError
 from .hosts import Host
 from .protocol import ReportsUsage
 from .runrecord import RunRecord, seconds_of
-from .runs import StepRow, counts, read_record
+from .runs import StepRow, counts
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ class StepView:
 
 
 def collect(host: Host, rows: list[StepRow]) -> list[StepView]:
-    """What the report needs of each step: its record, times, what it asked for and used (one
-    accounting command per backend) and, for a failure, the tail of its log."""
+    """What the report needs of each step beyond its row (:func:`packtivity.runs.status`, with
+    the run record it read): times, what it asked for and used (one accounting command per
+    scheduler and host) and, for a failure, the tail of its log."""
     usage: dict[str, dict[str, str]] = {}
     backends: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
     for row in rows:  # one command per scheduler and host (each proxy loads its own backend)
@@ -74,7 +75,7 @@ def collect(host: Host, rows: list[StepRow]) -> list[StepView]:
     for row in rows:
         details: dict[str, Any] = getattr(row.proxy, "details", dict)()
         used = usage.get(str(details.get("native_id")), {})
-        record = read_record(host, details.get("record") or row.files.record)
+        record = row.record
         submitted = seconds_of(details["submitted"]) if details.get("submitted") else None
         tail = ""
         if row.status.finished and not row.status.succeeded:

@@ -49,6 +49,7 @@ class StepRow:
     elapsed: Optional[float]  #: seconds: start to end once ended, submission to now before
     proxy: Optional[Proxy] = None
     backend: Any = None
+    record: Optional[RunRecord] = None  #: its current attempt's run record, once written
 
 
 def host(ssh: Optional[str]) -> Host:
@@ -133,6 +134,7 @@ def status(host: Host, steps: list[StepFiles]) -> list[StepRow]:
                 _elapsed(record, proxy),
                 proxy,
                 backend,
+                record,
             )  # fmt: skip
         )
     return rows
@@ -241,11 +243,9 @@ def table(rows: list[StepRow]) -> str:
 
 
 def _duration(seconds: Optional[float]) -> str:
-    if seconds is None or seconds != seconds:  # NaN: a time that did not parse
-        return ""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    from .waiting import clock
+
+    return "" if seconds is None or seconds != seconds else clock(seconds)  # NaN: unparsed
 
 
 def meta_directories(host: Host, directories: list[str]) -> list[str]:

@@ -34,7 +34,8 @@ def _interval(items: list[tuple[str, AsyncBackend, Proxy]], waited: float) -> fl
     return max(0.1, min(intervals or [quick]))
 
 
-def _elapsed(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """A span of time as a person reads it: ``m:ss``, or ``h:mm:ss`` from an hour on."""
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -76,7 +77,7 @@ def wait(
                 time.sleep(unreachable_delay)
                 continue
             unreachable_delay = 0.0
-            elapsed = _elapsed(time.monotonic() - start)
+            elapsed = clock(time.monotonic() - start)
             if live:
                 stream.write("\r\033[K" + _summary(statuses, elapsed))
                 stream.flush()
