@@ -46,6 +46,15 @@ MAX_MEMORY = float(1024**6)  #: 1 EiB: a larger request is a typo, not a machine
 _MEMORY = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$")
 
 
+def size_bytes(text: str) -> Optional[float]:
+    """``512M``, ``4G``, ``4GiB``, ``464K``, ``1.50M`` (units of 1024) as bytes; None when
+    ``text`` is not a size."""
+    match = _MEMORY.match(text)
+    if not match:
+        return None
+    return float(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+
+
 @dataclass(frozen=True)
 class Resources:
     cpus: Optional[int] = None
@@ -95,11 +104,9 @@ class Resources:
     def memory_bytes(self) -> Optional[int]:
         if self.memory is None:
             return None
-        match = _MEMORY.match(self.memory)
-        if not match:
+        size = size_bytes(self.memory)
+        if size is None:
             raise BackendError(f"memory '{self.memory}' is not like 512M, 4G or 4GiB")
-        number, unit = float(match.group(1)), match.group(2).lower()
-        size = number * 1024 ** " kmgt".index(unit or " ")
         if not size < MAX_MEMORY:
             raise BackendError(f"memory '{self.memory}' is more than any machine has (1 EiB)")
         return int(size)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from . import scheduler as s
+from .resources import size_bytes
 from .scheduler import SchedulerState, TransientSchedulerError, is_transient
 
 #: Slurm's long state names (squeue %T, sacct State) -> normalised states
@@ -153,7 +154,7 @@ class SlurmAdapter:
                 entry.update(
                     {k: v for k, v in (("asked_memory", fields[1]), ("asked_time", fields[2])) if v}
                 )
-            elif fields[3] and _rss_bytes(fields[3]) >= _rss_bytes(entry.get("max_rss", "0")):
+            elif fields[3] and _size(fields[3]) >= _size(entry.get("max_rss", "0")):
                 entry["max_rss"] = fields[3]
         return usage
 
@@ -162,9 +163,6 @@ class SlurmAdapter:
         return ["scancel", *([f"--name={job_name}"] if job_name else []), native_id]
 
 
-def _rss_bytes(text: str) -> float:
-    """sacct's ``464K``, ``1.50M``, ``2G`` as bytes (0 when it is not a size)."""
-    match = re.fullmatch(r"([0-9.]+)([KMGT]?)", text.strip())
-    if not match:
-        return 0.0
-    return float(match.group(1)) * 1024 ** " KMGT".index(match.group(2) or " ")
+def _size(text: str) -> float:
+    """sacct's ``464K`` as bytes, 0 when it is not a size."""
+    return size_bytes(text) or 0.0
