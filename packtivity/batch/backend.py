@@ -272,11 +272,13 @@ class BatchBackend:
             self._keep(BatchProxy(details))
         return details
 
-    def _keep(self, proxy: BatchProxy) -> None:
+    def _keep(self, proxy: BatchProxy, **marks: str) -> None:
         """The proxy beside the step's run record (:func:`proxy_path`): how ``packtivity-util
-        status DIR`` finds the steps of a run, whoever holds their handles."""
+        status DIR`` finds the steps of a run, whoever holds their handles; ``marks`` are added
+        beside ``proxyname`` (``superseded_by``: the next attempt's kept proxy)."""
+        kept = {**proxy.json(), **marks}
         self.host.write_text(
-            proxy_path(proxy.details()["record"]), json.dumps(proxy.json(), indent=1) + "\n"
+            proxy_path(proxy.details()["record"]), json.dumps(kept, indent=1) + "\n"
         )
 
     def plan(
@@ -393,8 +395,7 @@ class BatchBackend:
             details["spec"], details["parameters"], state, metadata, resources, policy,
             attempt + 1, why,
         )  # fmt: skip
-        superseded = {**proxy.json(), "superseded_by": proxy_path(successor["record"])}
-        self.host.write_text(kept, json.dumps(superseded, indent=1) + "\n")
+        self._keep(proxy, superseded_by=proxy_path(successor["record"]))
         return successor
 
     def _verdict(self, proxy: Any, max_age: Optional[float] = None) -> Outcome:
